@@ -1,0 +1,73 @@
+# stackguard: the two commands are `make up` (the local environment, app served) and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+STAGE := tools/stage.sh
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+APP_VERSION ?= $(shell sed -n 's/^  version: "\(.*\)"/\1/p' inventories/local/group_vars/all/vars.yml)
+MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
+
+.PHONY: help setup toolchain toolchain-reinstall engine apt-proxy images release up down deploy \
+        test lint unit molecule stack-lock
+
+help:
+	@echo "make up      - set up and run the local environment; prints the app's URL"
+	@echo "make test    - set up and run every check (lint, unit tests, Molecule)"
+	@echo "make down    - remove the local environment"
+	@echo "make deploy  - deploy the local inventory's pinned release again"
+	@echo "make release - build the app's release tarball into build/releases"
+	@echo "make stack-lock - record new stack manifest revisions in stacks/stacks.lock"
+
+# --- setup: toolchain, Docker engine, base images (idempotent) ---------------------------------
+setup: toolchain engine apt-proxy images
+
+toolchain:
+	@bash tools/setup/venv.sh
+
+toolchain-reinstall:
+	@STACKGUARD_REINSTALL=1 bash tools/setup/venv.sh
+
+engine:
+	@bash tools/setup/docker-engine.sh
+
+apt-proxy:
+	@bash tools/setup/apt-proxy.sh
+
+images: engine
+	@for release in bullseye bookworm; do bash tools/setup/base-image.sh $$release || exit 1; done
+
+release: toolchain
+	@$(BIN)/python tools/build_release.py --source app --out build/releases $(APP_VERSION)
+
+stack-lock: toolchain
+	@$(BIN)/python tools/stack_lock.py
+
+# --- the local environment -------------------------------------------------------------------
+up: setup release
+	@$(BIN)/ansible-playbook playbooks/local-up.yml
+
+down: toolchain
+	@$(BIN)/ansible-playbook playbooks/local-down.yml
+
+deploy: toolchain release
+	@$(BIN)/ansible-playbook playbooks/deploy-app.yml
+
+# --- checks ----------------------------------------------------------------------------------
+test:
+	@$(STAGE) setup $(MAKE) --no-print-directory setup
+	@$(STAGE) lint $(MAKE) --no-print-directory lint
+	@$(STAGE) unit $(MAKE) --no-print-directory unit
+	@$(STAGE) molecule $(MAKE) --no-print-directory molecule
+
+lint:
+	@$(BIN)/yamllint --strict .
+	@$(BIN)/ansible-lint --profile production --offline
+
+unit:
+	@$(BIN)/python -m pytest tests/unit -q
+
+molecule:
+	@for scenario in $(MOLECULE_SCENARIOS); do \
+	  $(STAGE) "molecule $$scenario" $(BIN)/molecule test -s $$scenario || exit 1; \
+	done
