@@ -1,0 +1,9 @@
+<?php
+
+declare(strict_types=1);
+
+namespace StackGuard\Domain;
+
+final class DuplicateUsernameException extends \RuntimeException
+{
+}
