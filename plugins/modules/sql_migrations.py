@@ -78,9 +78,12 @@ def main():
     try:
         client = MariaDBClient(module.run_command, client_path(module.get_bin_path),
                                params["database"], params["login_unix_socket"])
-        if not client.database_exists():
+        if client.database_exists():
+            applied_before = client.applied_versions()
+        elif module.check_mode:
+            applied_before = []  # the database role would create it first: all would apply
+        else:
             module.fail_json(msg=f"database {params['database']} does not exist on this host")
-        applied_before = client.applied_versions()
         todo = pending(params["migrations"], applied_before)
         if not module.check_mode:
             for migration in todo:
