@@ -16,7 +16,7 @@ options:
     type: int
     required: true
   stacks_dir:
-    description: Directory of the manifests. Defaults to C(stacks/) beside the playbook directory.
+    description: Directory of the manifests. Defaults to this repository's C(stacks/).
     type: path
 """
 
@@ -47,16 +47,13 @@ if _MODULE_UTILS not in ansible.module_utils.__path__:
 
 from ansible.module_utils.stack_manifest import ManifestError, load  # noqa: E402
 
+_REPO_STACKS = os.path.join(os.path.dirname(os.path.dirname(_MODULE_UTILS)), "stacks")
+
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
-        stacks_dir = self.get_option("stacks_dir")
-        if not stacks_dir:
-            base = (variables or {}).get("playbook_dir") or os.getcwd()
-            stacks_dir = os.path.join(os.path.dirname(os.path.abspath(base)), "stacks")
-            if not os.path.isdir(stacks_dir):
-                stacks_dir = os.path.join(os.getcwd(), "stacks")
+        stacks_dir = self.get_option("stacks_dir") or _REPO_STACKS
         try:
             return [load(stacks_dir, name, self.get_option("revision")) for name in terms]
         except ManifestError as exc:
