@@ -9,13 +9,15 @@ APP_VERSION ?= $(shell sed -n 's/^  version: "\(.*\)"/\1/p' inventories/local/gr
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
 .PHONY: help setup toolchain toolchain-reinstall engine apt-proxy images release up down deploy \
-        test lint unit molecule stack-lock
+        verify bench test lint unit molecule stack-lock
 
 help:
 	@echo "make up      - set up and run the local environment; prints the app's URL"
 	@echo "make test    - set up and run every check (lint, unit tests, Molecule)"
 	@echo "make down    - remove the local environment"
 	@echo "make deploy  - deploy the local inventory's pinned release again"
+	@echo "make verify  - check every host against its pinned stack (fails on drift)"
+	@echo "make bench   - benchmarks (print figures)"
 	@echo "make release - build the app's release tarball into build/releases"
 	@echo "make stack-lock - record new stack manifest revisions in stacks/stacks.lock"
 
@@ -53,6 +55,15 @@ down: toolchain
 deploy: toolchain release
 	@$(BIN)/ansible-playbook playbooks/deploy-app.yml
 
+# Every host against its pinned stack; non-zero exit on drift.
+verify: toolchain
+	@$(BIN)/ansible-playbook playbooks/verify.yml
+
+# Benchmarks print figures; they need the local environment (`make up`).
+bench: up
+	@$(BIN)/python bench/version_compare.py
+	@$(BIN)/python bench/verify.py
+
 # --- checks ----------------------------------------------------------------------------------
 test:
 	@$(STAGE) setup $(MAKE) --no-print-directory setup
@@ -65,9 +76,12 @@ lint:
 	@$(BIN)/ansible-lint --profile production --offline
 
 unit:
-	@$(BIN)/python -m pytest tests/unit -q
+	@$(BIN)/python -m pytest tests/unit tests/integration -q
 
-molecule:
+# Every scenario shares molecule/resources/base.yml; `make molecule MOLECULE_SCENARIOS=default`
+# runs one.
+molecule: release
 	@for scenario in $(MOLECULE_SCENARIOS); do \
-	  $(STAGE) "molecule $$scenario" $(BIN)/molecule test -s $$scenario || exit 1; \
+	  $(STAGE) "molecule $$scenario" $(BIN)/molecule -c molecule/resources/base.yml test -s $$scenario \
+	    || exit 1; \
 	done

@@ -1,3 +1,5 @@
+"""Filters over stack manifests: a host's pinned packages, and its drift from stack facts."""
+
 DOCUMENTATION = r"""
 name: stack_packages_for
 short_description: The pinned packages of a stack manifest for a host's inventory groups
@@ -29,7 +31,28 @@ _value:
   type: dict
 """
 
+import os
+
+import ansible.module_utils
 from ansible.errors import AnsibleFilterError
+
+# Controller-side plugins do not see the repo's module_utils path the way modules do; add it so
+# the one shared library is imported under its usual name.
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
+if _MODULE_UTILS not in ansible.module_utils.__path__:
+    ansible.module_utils.__path__.append(_MODULE_UTILS)
+
+from ansible.module_utils.stack_check import compare  # noqa: E402
+
+STACK_DIFF_DOCUMENTATION = r"""
+name: stack_diff
+short_description: The drift items between a host's stack facts and its stack manifest
+description:
+  - The same comparison as the stack_verify module, on facts already gathered
+    (C(stack_facts) module, or C(stack_verify)'s returned C(stack_facts)).
+  - Returns a list of C({kind, name, expected, actual}); empty when in sync.
+positional: manifest, groups
+"""
 
 
 def stack_packages_for(manifest, groups):
@@ -44,6 +67,14 @@ def stack_packages_for(manifest, groups):
     return pinned
 
 
+def stack_diff(facts, manifest, groups):
+    """Drift items of facts against manifest for the given groups (see stack_check.compare)."""
+    try:
+        return compare(facts, manifest, groups)
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise AnsibleFilterError(f"stack_diff: {exc}") from None
+
+
 class FilterModule:
     def filters(self):
-        return {"stack_packages_for": stack_packages_for}
+        return {"stack_packages_for": stack_packages_for, "stack_diff": stack_diff}

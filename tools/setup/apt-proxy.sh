@@ -19,15 +19,20 @@ if ! command -v apt-cacher-ng >/dev/null 2>&1; then
   apt-get install -y -q apt-cacher-ng >/dev/null
 fi
 if ! listening; then
+  rm -f "$state_dir/apt-cacher-ng.pid"
   echo "apt-proxy: starting apt-cacher-ng (cache in /var/cache/apt-cacher-ng)"
   install -d -o apt-cacher-ng -g apt-cacher-ng /run/apt-cacher-ng /var/cache/apt-cacher-ng /var/log/apt-cacher-ng
   conf_dir=$(mktemp -d /tmp/stackguard-acng.XXXXXX)
   cp "$(dirname "$0")/apt-cacher-ng.conf" "$conf_dir/acng.conf"
   apt-cacher-ng -c "$conf_dir" ForeGround=0 Port=$port PidFile=/run/apt-cacher-ng/pid
-  cp /run/apt-cacher-ng/pid "$state_dir/apt-cacher-ng.pid" 2>/dev/null || true
 fi
 for _ in $(seq 1 20); do
-  listening && { echo "apt-proxy: listening on :$port"; exit 0; }
+  if listening; then
+    # Recorded so that .ci/run can stop what it started.
+    cp /run/apt-cacher-ng/pid "$state_dir/apt-cacher-ng.pid" 2>/dev/null || true
+    echo "apt-proxy: listening on :$port"
+    exit 0
+  fi
   sleep 0.5
 done
 echo "apt-proxy: apt-cacher-ng did not start; containers will download directly" >&2

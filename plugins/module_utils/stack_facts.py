@@ -1,0 +1,131 @@
+"""Read, in one pass on a host, what its runtime stack really is.
+
+Installed package versions (dpkg-query), holds (apt-mark showhold), PHP's version and loaded
+extensions, Apache's version and loaded modules, MariaDB's and HAProxy's versions, and the state
+of services. Each probe is skipped when its program is absent (its facts are then None).
+
+`run(argv) -> (rc, stdout, stderr)` executes a command; AnsibleModule.run_command in the modules,
+subprocess in the on-host monitor and the tests. Commands run with LC_ALL=C.
+"""
+import re
+
+DPKG_FORMAT = "${Package}\t${Status}\t${Version}\n"
+
+
+def _lines(text):
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def parse_dpkg_query(text):
+    """dpkg-query -W -f DPKG_FORMAT output -> {package: version} for installed packages."""
+    installed = {}
+    for line in text.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 3 and parts[1].split()[-1:] == ["installed"]:
+            installed[parts[0]] = parts[2]
+    return installed
+
+
+def parse_apache_version(text):
+    match = re.search(r"Apache/(\d+(?:\.\d+)*)", text)
+    return match.group(1) if match else None
+
+
+def parse_apache_modules(text):
+    return sorted(m.group(1) for m in re.finditer(r"^\s*(\S+_module) \(", text, re.MULTILINE))
+
+
+def parse_mariadb_version(text):
+    match = re.search(r"(?:Distrib |Ver )(\d+\.\d+\.\d+)-MariaDB", text)
+    return match.group(1) if match else None
+
+
+def parse_haproxy_version(text):
+    match = re.search(r"HAProxy version (\d+\.\d+\.\d+)|HA-Proxy version (\d+\.\d+\.\d+)", text)
+    return (match.group(1) or match.group(2)) if match else None
+
+
+def parse_php_modules(text):
+    """`php -m` lists modules under [PHP Modules] and [Zend Modules]; a module in both counts once."""
+    return sorted({line for line in _lines(text) if not line.startswith("[")}, key=str.lower)
+
+
+def parse_systemctl_show(text):
+    """`systemctl show -p Id,ActiveState,UnitFileState a b` -> {name: {active, enabled}}."""
+    services, current = {}, {}
+    for block in re.split(r"\n\s*\n", text.strip()):
+        current = dict(line.split("=", 1) for line in _lines(block) if "=" in line)
+        if "Id" in current:
+            name = current["Id"][:-len(".service")] if current["Id"].endswith(".service") \
+                else current["Id"]
+            services[name] = {"active": current.get("ActiveState", "unknown"),
+                              "enabled": current.get("UnitFileState", "") or "unknown"}
+    return services
+
+
+class FactGatherer:
+    def __init__(self, run, which):
+        """run(argv) -> (rc, out, err); which(name) -> path or None."""
+        self.run, self.which = run, which
+
+    def packages(self, names):
+        if not names:
+            return {}
+        _, out, _ = self.run(["dpkg-query", "-W", "-f", DPKG_FORMAT, *sorted(names)])
+        installed = parse_dpkg_query(out)  # dpkg-query exits 1 when some are unknown: expected
+        return {name: installed.get(name) for name in sorted(names)}
+
+    def holds(self):
+        rc, out, err = self.run(["apt-mark", "showhold"])
+        if rc != 0:
+            raise RuntimeError(f"apt-mark showhold failed: {err.strip()}")
+        return sorted(_lines(out))
+
+    def php(self):
+        php = self.which("php")
+        if not php:
+            return None
+        rc, version, err = self.run([php, "-r", "echo PHP_VERSION;"])
+        if rc != 0:
+            raise RuntimeError(f"php -r failed: {err.strip()}")
+        _, modules, _ = self.run([php, "-m"])
+        return {"version": version.strip(), "extensions": parse_php_modules(modules)}
+
+    def apache(self):
+        binary, ctl = self.which("apache2"), self.which("apache2ctl")
+        if not binary or not ctl:
+            return None
+        # apache2ctl reads /etc/apache2/envvars; the bare binary would not find its config.
+        _, version, _ = self.run([ctl, "-v"])
+        _, modules, _ = self.run([ctl, "-M"])
+        return {"version": parse_apache_version(version), "modules": parse_apache_modules(modules)}
+
+    def mariadb(self):
+        binary = self.which("mariadbd") or self.which("mysqld") or self.which("mariadb")
+        if not binary:
+            return None
+        _, out, _ = self.run([binary, "--version"])
+        return {"version": parse_mariadb_version(out)}
+
+    def haproxy(self):
+        binary = self.which("haproxy")
+        if not binary:
+            return None
+        _, out, _ = self.run([binary, "-v"])
+        return {"version": parse_haproxy_version(out)}
+
+    def services(self, names):
+        if not names:
+            return {}
+        _, out, _ = self.run(["systemctl", "show", "-p", "Id,ActiveState,UnitFileState",
+                              *[f"{n}.service" for n in sorted(names)]])
+        found = parse_systemctl_show(out)
+        return {name: found.get(name, {"active": "unknown", "enabled": "unknown"})
+                for name in sorted(names)}
+
+    def gather(self, packages=(), services=(), runtimes=("php", "apache", "mariadb", "haproxy")):
+        facts = {"packages": self.packages(packages), "holds": self.holds(),
+                 "services": self.services(services)}
+        for runtime in ("php", "apache", "mariadb", "haproxy"):
+            facts[runtime] = getattr(self, runtime)() if runtime in runtimes else None
+        return facts
