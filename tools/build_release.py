@@ -20,6 +20,7 @@ import time
 
 SKIP_DIRS = {".git", "node_modules", "vendor-dev", "__pycache__"}
 SKIP_FILES = {"app.ini"}  # configuration with secrets is written on the host, never shipped
+GENERATED = {"release.json"}  # written by this build at the root; a stale copy is not shipped
 VERSION = re.compile(r"^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$")
 MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -28,9 +29,10 @@ def source_files(source):
     for root, dirs, files in os.walk(source):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS)
         for name in sorted(files):
-            if name not in SKIP_FILES:
-                path = os.path.join(root, name)
-                yield path, os.path.relpath(path, source)
+            if name in SKIP_FILES or (name in GENERATED and os.path.samefile(root, source)):
+                continue
+            path = os.path.join(root, name)
+            yield path, os.path.relpath(path, source)
 
 
 def schema_version(source):
@@ -41,7 +43,7 @@ def schema_version(source):
 
 
 def build(source, name, version, out_dir):
-    if not VERSION.match(version):
+    if not VERSION.fullmatch(version):
         raise SystemExit(f"build-release: version '{version}' is not MAJOR.MINOR.PATCH[-suffix]")
     if not os.path.isfile(os.path.join(source, "composer.json")):
         raise SystemExit(f"build-release: {source}/composer.json is missing")

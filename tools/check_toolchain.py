@@ -8,12 +8,26 @@ import re
 import sys
 from importlib import metadata
 
+from packaging.version import InvalidVersion, Version
+
 PIN = re.compile(r"^\s*([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
+
+
+def same_version(pinned, installed):
+    """As pip compares them: 9.2 and 9.2.0 are one version."""
+    try:
+        return Version(pinned) == Version(installed)
+    except InvalidVersion:
+        return pinned == installed
 
 
 def read_pins(path):
     pins = {}
-    with open(path, encoding="utf-8") as handle:
+    try:
+        handle = open(path, encoding="utf-8")
+    except OSError as exc:
+        raise SystemExit(f"toolchain: cannot read {path}: {exc.strerror}") from None
+    with handle:
         for number, line in enumerate(handle, 1):
             stripped = line.split("#", 1)[0].strip()
             if not stripped:
@@ -33,7 +47,7 @@ def drift(pins):
         except metadata.PackageNotFoundError:
             problems.append(f"  {name}: pinned {wanted}, not installed")
             continue
-        if installed != wanted:
+        if not same_version(wanted, installed):
             problems.append(f"  {name}: pinned {wanted}, installed {installed}")
     return problems
 

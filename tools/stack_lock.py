@@ -15,23 +15,20 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ansible.module_utils.__path__.append(os.path.join(REPO, "plugins", "module_utils"))
 
 from ansible.module_utils.stack_manifest import (  # noqa: E402
-    ManifestError, digest, validate, validate_lock)
+    ManifestError, digest, read_yaml, validate, validate_lock)
 
 
 def update_lock(stacks_dir):
     lock_path = os.path.join(stacks_dir, "stacks.lock")
     lock = {}
     if os.path.exists(lock_path):
-        with open(lock_path, encoding="utf-8") as handle:
-            lock = validate_lock(yaml.safe_load(handle), lock_path)
+        lock = validate_lock(read_yaml(lock_path)[1], lock_path)
     added = []
     for filename in sorted(os.listdir(stacks_dir)):
         if not filename.endswith(".yml"):
             continue
         path = os.path.join(stacks_dir, filename)
-        with open(path, "rb") as handle:
-            raw = handle.read()
-        manifest = yaml.safe_load(raw)
+        raw, manifest = read_yaml(path)
         validate(manifest, path)
         name, revision, actual = manifest["name"], manifest["revision"], digest(raw)
         recorded = lock.setdefault(name, {}).get(revision)

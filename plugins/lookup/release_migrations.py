@@ -48,10 +48,19 @@ class LookupModule(LookupBase):
                     raise AnsibleLookupError(
                         f"{directory}/{name}: a migration's name must be NNNN_lower_case_name.sql")
                 version = int(match.group(1))
+                if version == 0:
+                    raise AnsibleLookupError(
+                        f"{directory}/{name}: migrations are numbered from 0001")
                 if version in seen:
                     raise AnsibleLookupError(
                         f"{directory}: {seen[version]} and {name} have the same number {version}")
                 seen[version] = name
-                with open(os.path.join(directory, name), encoding="utf-8") as handle:
-                    migrations.append({"version": version, "name": name, "sql": handle.read()})
+                try:
+                    with open(os.path.join(directory, name), encoding="utf-8") as handle:
+                        sql = handle.read()
+                except UnicodeDecodeError as exc:
+                    raise AnsibleLookupError(
+                        f"{directory}/{name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+                    ) from None
+                migrations.append({"version": version, "name": name, "sql": sql})
         return sorted(migrations, key=lambda m: m["version"])

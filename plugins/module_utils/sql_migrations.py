@@ -51,8 +51,9 @@ class MariaDBClient:
         self.database, self.socket = database, socket
 
     def execute(self, sql, database=True):
+        # utf8mb4 explicitly: under LC_ALL=C the client would talk latin1 and mangle text.
         argv = [self.client, "--protocol=socket", f"--socket={self.socket}",
-                "--batch", "--skip-column-names"]
+                "--default-character-set=utf8mb4", "--batch", "--skip-column-names"]
         if database:
             argv.append(f"--database={self.database}")
         rc, out, err = self.run_command(argv, data=sql, binary_data=True,
@@ -61,13 +62,16 @@ class MariaDBClient:
             raise MigrationError(err.strip() or f"{self.client} exited {rc}")
         return out
 
+    # information_schema with `=`, not SHOW ... LIKE: in LIKE, `_` matches any character.
     def database_exists(self):
-        out = self.execute(f"SHOW DATABASES LIKE {sql_quote(self.database)}", database=False)
-        return out.strip() == self.database
+        out = self.execute("SELECT COUNT(*) FROM information_schema.SCHEMATA "
+                           f"WHERE SCHEMA_NAME = {sql_quote(self.database)}", database=False)
+        return out.strip() == "1"
 
     def applied_versions(self):
-        tables = self.execute("SHOW TABLES LIKE 'schema_migrations'")
-        if not tables.strip():
+        tables = self.execute("SELECT COUNT(*) FROM information_schema.TABLES "
+                              "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'schema_migrations'")
+        if tables.strip() != "1":
             return []
         out = self.execute("SELECT version FROM schema_migrations ORDER BY version")
         return [int(line) for line in out.split()]

@@ -72,7 +72,8 @@ SCHEMA = {
 
 def _check_mapping(data, schema, prefix, errors):
     if not isinstance(data, dict):
-        errors.append(f"{prefix or 'the document'}: expected a mapping, got {type(data).__name__}")
+        where = prefix.rstrip(".") or "the document"
+        errors.append(f"{where}: expected a mapping, got {type(data).__name__}")
         return
     for key in data:
         if key not in schema:
@@ -108,6 +109,7 @@ def _check_group_keys(value, field, errors):
 def _check_packages(value, field, errors):
     if not _check_group_keys(value, field, errors):
         return
+    first_pin = {}  # package -> (group, version): a host in two groups needs one version
     for group, packages in value.items():
         if not isinstance(packages, dict) or not packages:
             errors.append(f"{field}.{group}: expected a mapping of package name to exact version")
@@ -122,6 +124,11 @@ def _check_packages(value, field, errors):
                 parse_debian_version(version)
             except ValueError as exc:
                 errors.append(f"{where}: {exc}")
+                continue
+            other_group, other_version = first_pin.setdefault(package, (group, version))
+            if other_version != version:
+                errors.append(f"{where}: {version} differs from {field}.{other_group}.{package} "
+                              f"= {other_version}; a package has one version in a stack")
 
 
 def _check_services(value, field, errors):
@@ -202,7 +209,7 @@ def manifest_path(stacks_dir, name):
     return path
 
 
-def _read_yaml(path):
+def read_yaml(path):
     import yaml  # only the controller reads manifests from disk; hosts get them as data
 
     with open(path, "rb") as handle:
@@ -223,13 +230,13 @@ def load(stacks_dir, name, revision, lock_path=None):
     if not _positive_int(revision):
         raise ManifestError(f"stack {name}: revision {revision!r} is not a whole number >= 1")
     path = manifest_path(stacks_dir, name)
-    raw, data = _read_yaml(path)
+    raw, data = read_yaml(path)
     validate(data, path)
     check_requested(data, name, revision, path)
     lock_path = lock_path or os.path.join(stacks_dir, "stacks.lock")
     if not os.path.isfile(lock_path):
         raise ManifestError(f"{lock_path}: missing; create it with `make stack-lock`")
-    lock = validate_lock(_read_yaml(lock_path)[1], lock_path)
+    lock = validate_lock(read_yaml(lock_path)[1], lock_path)
     data = dict(data)
     data["digest"] = check_locked(data, raw, lock, path, lock_path)
     data["source"] = path

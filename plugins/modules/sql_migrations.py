@@ -90,9 +90,9 @@ def main():
                 try:
                     client.apply(migration)
                 except MigrationError as exc:
+                    applied = [m["version"] for m in todo if m["version"] < migration["version"]]
                     module.fail_json(msg=f"migration {migration['name']} failed: {exc}",
-                                     applied=[m["version"] for m in todo
-                                              if m["version"] < migration["version"]])
+                                     changed=bool(applied), applied=applied)
         versions = applied_before + [m["version"] for m in todo]
     except MigrationError as exc:
         module.fail_json(msg=str(exc))
