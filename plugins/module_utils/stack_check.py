@@ -4,7 +4,7 @@ The one comparison behind the stack_verify module, the stack_diff filter and the
 monitor. A drift item is {kind, name, expected, actual}; kinds: package, hold, runtime,
 extension, apache_module, service.
 """
-from ansible.module_utils.debian_version import RELATIONS, satisfies
+from ansible.module_utils.debian_version import satisfies
 
 RUNTIMES = {"web": ("php", "apache"), "db": ("mariadb",), "lb": ("haproxy",)}
 
@@ -37,8 +37,12 @@ def apache_module_id(name):
 
 
 def version_matches(actual, expected):
-    """Exact Debian version, or a dpkg range such as '>= 7.4.33-1+deb11u5, << 7.5'."""
-    if expected.split(" ", 1)[0] in RELATIONS:
+    """Exact Debian version, or a dpkg range such as '>= 7.4.33-1+deb11u5, << 7.5'.
+
+    A Debian version never starts with <, > or =, so such a value is a range; satisfies() rejects
+    a malformed one (including dpkg's deprecated bare < and >) with a clear error.
+    """
+    if expected.lstrip()[:1] in ("<", ">", "="):
         return satisfies(actual, expected)
     return actual == expected
 

@@ -51,16 +51,15 @@ def parse_php_modules(text):
 
 
 def parse_systemctl_show(text):
-    """`systemctl show -p Id,ActiveState,UnitFileState a b` -> {name: {active, enabled}}."""
-    services, current = {}, {}
+    """`systemctl show -p Id,ActiveState,UnitFileState a b` -> [{active, enabled}], in the order
+    the units were asked for (Id is the real unit, which differs for an alias such as mysql)."""
+    states = []
     for block in re.split(r"\n\s*\n", text.strip()):
-        current = dict(line.split("=", 1) for line in _lines(block) if "=" in line)
-        if "Id" in current:
-            name = current["Id"][:-len(".service")] if current["Id"].endswith(".service") \
-                else current["Id"]
-            services[name] = {"active": current.get("ActiveState", "unknown"),
-                              "enabled": current.get("UnitFileState", "") or "unknown"}
-    return services
+        fields = dict(line.split("=", 1) for line in _lines(block) if "=" in line)
+        if "Id" in fields:
+            states.append({"active": fields.get("ActiveState") or "unknown",
+                           "enabled": fields.get("UnitFileState") or "unknown"})
+    return states
 
 
 class FactGatherer:
@@ -117,11 +116,13 @@ class FactGatherer:
     def services(self, names):
         if not names:
             return {}
+        names = sorted(names)
         _, out, _ = self.run(["systemctl", "show", "-p", "Id,ActiveState,UnitFileState",
-                              *[f"{n}.service" for n in sorted(names)]])
-        found = parse_systemctl_show(out)
-        return {name: found.get(name, {"active": "unknown", "enabled": "unknown"})
-                for name in sorted(names)}
+                              *[f"{n}.service" for n in names]])
+        states = parse_systemctl_show(out)
+        if len(states) != len(names):  # no systemd answering: say so per service
+            states = [{"active": "unknown", "enabled": "unknown"}] * len(names)
+        return dict(zip(names, states))
 
     def gather(self, packages=(), services=(), runtimes=("php", "apache", "mariadb", "haproxy")):
         facts = {"packages": self.packages(packages), "holds": self.holds(),
