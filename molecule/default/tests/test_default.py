@@ -2,7 +2,6 @@
 import hashlib
 import os
 import re
-import shutil
 import tempfile
 
 import yaml

@@ -10,51 +10,14 @@ the haproxy runtime. The runs start together, once per test module. Read-only.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[4]
-ANSIBLE = Path(sys.executable).parent / "ansible"
-ENV = {
-    **os.environ,
-    "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
-    "ANSIBLE_STDOUT_CALLBACK": "json",
-    "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",  # ad-hoc runs use the stdout callback only with this
-    "ANSIBLE_CACHE_PLUGIN": "memory",
-    "ANSIBLE_NOCOLOR": "1",
-    "LC_ALL": "C.UTF-8",
-}
+from tests.unit.ansible_adhoc import ansible, direct, requires_ansible_and_dpkg
 
-pytestmark = [
-    pytest.mark.skipif(not ANSIBLE.exists(), reason="ansible is not installed next to this Python"),
-    pytest.mark.skipif(not shutil.which("dpkg-query") or not shutil.which("apt-mark"),
-                       reason="not a dpkg system"),
-]
-
-
-def ansible(module, args, *flags):
-    """Run one ad-hoc task on localhost; (rc, the host's result)."""
-    proc = subprocess.run(
-        [str(ANSIBLE), "localhost", "-c", "local", "-i", "localhost,", "-m", module,
-         "-a", json.dumps(args), *flags],
-        cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120, check=False)
-    try:
-        output = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        raise AssertionError(f"ansible printed no JSON (rc {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc.returncode, output["plays"][0]["tasks"][0]["hosts"]["localhost"]
-
-
-def direct(*argv):
-    return subprocess.run(argv, capture_output=True, text=True, check=False,
-                          env={**os.environ, "LC_ALL": "C"}).stdout
+pytestmark = requires_ansible_and_dpkg
 
 
 def version(package):
