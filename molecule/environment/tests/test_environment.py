@@ -137,3 +137,28 @@ def test_a_release_the_stack_cannot_run_is_refused_before_any_host_changes(host,
     after = [(web.file(f"{APP_ROOT}/current").linked_to, web.check_output("ls %s/releases", APP_ROOT))
              for web in webs]
     assert after == before
+
+
+def test_a_stack_the_deployed_release_cannot_run_is_refused_before_any_host_changes(host, tmp_path):
+    # Release 1.1.0 runs only on PHP 7.4, like the code that broke in the outage.
+    source = tmp_path / "app"
+    shutil.copytree(os.path.join(REPO, "app"), source)
+    composer = json.loads((source / "composer.json").read_text())
+    composer["require"]["php"] = "~7.4.0"
+    (source / "composer.json").write_text(json.dumps(composer))
+    artifact, digest = build_release(str(source), "stackguard-app", "1.1.0", str(tmp_path / "out"))
+    release = json.dumps({"stackguard_app_release": {"version": "1.1.0", "artifact": artifact,
+                                                    "sha256": digest}})
+    deployed = run_playbook("deploy-app.yml", "all", "-e", release)
+    assert deployed.returncode == 0, deployed.stdout[-3000:]
+    web1 = other_host("web1")
+    before = (web1.check_output("dpkg-query -W -f '${Version}' php7.4-cli"),
+              web1.file("/etc/apt/preferences.d/stackguard-stack.pref").sha256sum)
+    upgrade = json.dumps({"stackguard_stack": {"name": "php82-apache24", "revision": 1}})
+    result = run_playbook("provision-stack.yml", "all", "-e", upgrade)
+    assert result.returncode != 0
+    assert ("release 1.1.0 is not compatible with molecule-environment (stack php82-apache24@1): "
+            "requires php ~7.4.0, molecule-environment pins php 8.2.32") in result.stdout
+    assert "Install the stack's packages" not in result.stdout
+    assert (web1.check_output("dpkg-query -W -f '${Version}' php7.4-cli"),
+            web1.file("/etc/apt/preferences.d/stackguard-stack.pref").sha256sum) == before
