@@ -4,7 +4,7 @@ module: stack_verify
 short_description: Verify that a host runs exactly its pinned runtime stack
 description:
   - Gathers the host's stack (as M(stack_facts) does, same code) and compares it with its slice of
-    a stack manifest: exact package versions (or dpkg ranges), holds, runtime versions, PHP
+    a stack manifest - exact package versions (or dpkg ranges), holds, runtime versions, PHP
     extensions, Apache MPM and modules, and services active and enabled.
   - Returns each drift item as C({kind, name, expected, actual}), a summary, and a diff in
     C(--diff) mode. Fails with a readable table when anything drifts, unless C(fail_on_drift=false).
@@ -25,8 +25,8 @@ options:
     default: true
   package_ranges:
     description:
-      - Accept a dpkg range instead of the manifest's exact version for these packages, e.g.
-        C({php7.4-cli: ">= 7.4.33-1+deb11u5, << 7.5"}).
+      - "Accept a dpkg range instead of the manifest's exact version for these packages, e.g.
+        C({php7.4-cli: '>= 7.4.33-1+deb11u5, << 7.5'})."
     type: dict
     default: {}
 """

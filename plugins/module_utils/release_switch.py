@@ -1,0 +1,288 @@
+"""Switch a web host's `current` symlink to a staged release, reload, and wait for /healthz.
+
+The whole switch in one call (the release_switch module): check the staged release, point
+`<root>/current` at `releases/<version>` with one rename(2) (a `current.next` symlink renamed onto
+`current`: requests see the old or the new release, never neither), run the reload command, then
+poll the health URL until the app reports this release healthy. When it does not within the
+timeout, point `current` back at its previous target the same way, reload again and wait for the
+previous release (on_failure=restore), or leave it (on_failure=keep); either way the call fails
+with the reason.
+
+Side effects go through two callables so the logic runs the same in the module and in tests:
+``reload()`` returns ``(rc, stdout, stderr)`` and ``probe(url, timeout)`` returns
+``(http_status or None, body text or None, connection error or None)``.
+"""
+import errno
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+
+RELEASES = "releases"
+CURRENT = "current"
+NEXT = "current.next"
+# One request never waits longer than this, so a hung server still leaves time to retry.
+REQUEST_TIMEOUT = 5.0
+
+
+class SwitchError(Exception):
+    """A refusal or failure; ``result`` holds the module's return values at that point."""
+
+    def __init__(self, msg, **result):
+        super().__init__(msg)
+        self.result = result
+
+
+def check_version_name(version):
+    if (not version or "/" in version or "\0" in version or version in (".", "..")
+            or version.endswith(".partial")):
+        raise SwitchError(f"version {version!r} is not a release directory name; nothing changed")
+
+
+class NotStaged(SwitchError):
+    pass
+
+
+def check_release(root, version):
+    """Refuse unless releases/<version>/release.json exists and names this version."""
+    check_version_name(version)
+    path = os.path.join(root, RELEASES, version, "release.json")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except FileNotFoundError:
+        raise NotStaged(f"release {version} is not staged on this host: {path} is missing; "
+                        f"nothing changed") from None
+    except (OSError, ValueError) as exc:
+        raise SwitchError(f"{path} is unreadable or not JSON ({exc}); nothing changed") from None
+    found = data.get("version") if isinstance(data, dict) else None
+    if found != version:
+        raise SwitchError(f"{path} says version {found!r}, not {version!r}; refusing to switch "
+                          f"to it; nothing changed")
+
+
+def read_current(root):
+    """The raw target of <root>/current, or None when there is no `current`."""
+    link = os.path.join(root, CURRENT)
+    try:
+        return os.readlink(link)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.EINVAL:
+            raise SwitchError(f"{link} exists but is not a symlink; refusing to replace it; "
+                              f"nothing changed") from None
+        raise SwitchError(f"cannot read {link}: {exc}; nothing changed") from None
+
+
+def target_version(root, target):
+    """releases/<v> (relative, or absolute under root) -> v; any other target as it is."""
+    if target is None:
+        return None
+    full = os.path.normpath(os.path.join(root, target))
+    if os.path.dirname(full) == os.path.normpath(os.path.join(root, RELEASES)):
+        return os.path.basename(full)
+    return target
+
+
+def previous_version(root, target):
+    """The release a `current` target holds: its directory name under releases/, else what its
+    release.json says, else the target itself."""
+    name = target_version(root, target)
+    if target is None or name != target:
+        return name
+    try:
+        with open(os.path.join(root, target, "release.json"), encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return target
+    found = data.get("version") if isinstance(data, dict) else None
+    return found if isinstance(found, str) and found else target
+
+
+def point_current(root, target):
+    """Make <root>/current point at target in one rename; no `current.next` is left behind."""
+    nxt, link = os.path.join(root, NEXT), os.path.join(root, CURRENT)
+    try:
+        os.unlink(nxt)  # a stale one, from a run killed between its two steps
+    except FileNotFoundError:
+        pass
+    os.symlink(target, nxt)
+    try:
+        os.replace(nxt, link)
+    except OSError:
+        try:
+            os.unlink(nxt)
+        except OSError:
+            pass
+        raise
+
+
+def http_probe(url, timeout):
+    """GET url without any proxy: (status, body, None) or (None, None, error)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(url, headers={"Accept": "application/json",
+                                                   "Cache-Control": "no-cache"})
+    try:
+        with opener.open(request, timeout=timeout) as response:
+            return response.status, response.read(65536).decode("utf-8", "replace"), None
+    except urllib.error.HTTPError as exc:
+        try:
+            body = exc.read(65536).decode("utf-8", "replace")
+        except OSError:
+            body = None
+        finally:
+            exc.close()
+        return exc.code, body, None
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", None) or exc
+        return None, None, str(reason)
+
+
+def parse_body(body):
+    try:
+        data = json.loads(body) if body else None
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_healthy(status, data, version):
+    return (status == 200 and data is not None and data.get("status") == "ok"
+            and data.get("release") == version
+            and (data.get("schema") or {}).get("current") is True)
+
+
+def describe(answer, version):
+    """Why an answer (status, data, error) is not a healthy `version`, in one phrase."""
+    status, data, error = answer
+    if error is not None:
+        return f"no answer: {error}"
+    if data is None:
+        return f"HTTP {status}, body is not a JSON object"
+    if status != 200 or data.get("status") != "ok":
+        return f"HTTP {status}, reason: {data.get('reason') or 'none given'}"
+    if data.get("release") != version:
+        return f"HTTP {status}, but it reports release {data.get('release')!r}"
+    return f"HTTP {status}, but schema is not current: {json.dumps(data.get('schema'))}"
+
+
+def wait_healthy(probe, url, version, timeout, interval, clock=time.monotonic, sleep=time.sleep):
+    """Poll until `version` is healthy or timeout passes: (healthy, (status, data, error)).
+
+    Probes at least once; no request outlives the deadline by more than a moment.
+    """
+    deadline = clock() + timeout
+    while True:
+        remaining = deadline - clock()
+        status, body, error = probe(url, max(0.1, min(REQUEST_TIMEOUT, remaining)))
+        answer = (status, parse_body(body), error)
+        if is_healthy(status, answer[1], version):
+            return True, answer
+        remaining = deadline - clock()
+        if remaining <= 0:
+            return False, answer
+        sleep(min(interval, remaining))
+
+
+def _reload_failure(reload_command, rc, out, err):
+    detail = (err or out or "").strip().splitlines()
+    return f"reload {' '.join(reload_command)} exited {rc}" + (f": {detail[-1]}" if detail else "")
+
+
+def switch(root, version, reload, probe, reload_command=("apache2ctl", "graceful"),
+           health_url="http://127.0.0.1/healthz", health_timeout=20.0, health_interval=0.2,
+           on_failure="restore", check_mode=False, clock=time.monotonic, sleep=time.sleep):
+    """Switch and verify; the module's result dict, or SwitchError carrying it."""
+    started = clock()
+    root = os.path.abspath(root)
+    if on_failure not in ("restore", "keep"):
+        raise SwitchError(f"on_failure must be restore or keep, not {on_failure!r}")
+    if health_timeout <= 0 or health_interval <= 0:
+        raise SwitchError("health_timeout and health_interval must be greater than 0")
+    try:
+        check_release(root, version)
+        staged = True
+    except NotStaged:
+        if not check_mode:
+            raise
+        staged = False  # in check mode the staging step before this one did not run either
+    previous_target = read_current(root)
+    previous = previous_version(root, previous_target)
+    wanted = f"{RELEASES}/{version}"
+    already = target_version(root, previous_target) == version  # by path, not by release.json
+    result = dict(changed=not already, previous=previous, current=version, switched=not already,
+                  health=None, elapsed=0.0, restored=False)
+
+    def finish(**extra):
+        result.update(extra, elapsed=round(clock() - started, 3))
+        return result
+
+    if check_mode:
+        if not staged:
+            return finish(msg=f"release {version} is not staged yet; once staged, current would "
+                              f"be switched to it")
+        return finish()
+
+    def fail(msg, **extra):
+        return SwitchError(msg, **finish(**extra))
+
+    reason = None
+    if not already:
+        try:
+            point_current(root, wanted)
+        except OSError as exc:
+            result.update(changed=False, switched=False, current=previous)
+            raise fail(f"cannot point {os.path.join(root, CURRENT)} at {wanted}: {exc}; "
+                       f"current is unchanged") from None
+        rc, out, err = reload()
+        if rc != 0:
+            reason = _reload_failure(reload_command, rc, out, err)
+    if reason is None:
+        healthy, answer = wait_healthy(probe, health_url, version, health_timeout,
+                                       health_interval, clock, sleep)
+        result["health"] = answer[1]
+        if healthy:
+            return finish()
+        reason = f"{health_url} did not report release {version} healthy within " \
+                 f"{health_timeout:g}s (last: {describe(answer, version)})"
+
+    if already:
+        raise fail(f"release {version} is current but unhealthy: {reason}")
+    if on_failure == "keep":
+        raise fail(f"{reason}; current left at {version} (on_failure=keep)")
+    if previous_target is None:
+        raise fail(f"{reason}; nothing to restore (no release was current before), current left "
+                   f"at {version}")
+
+    try:
+        point_current(root, previous_target)
+    except OSError as exc:
+        raise fail(f"{reason}; restoring current to {previous} failed too: {exc}") from None
+    result.update(current=previous, restored=True)
+    rc, out, err = reload()
+    if rc != 0:
+        raise fail(f"{reason}; restored current to {previous}, but "
+                   f"{_reload_failure(reload_command, rc, out, err)}")
+    healthy, answer = wait_healthy(probe, health_url, previous, health_timeout, health_interval,
+                                   clock, sleep)
+    result["restored_health"] = answer[1]
+    if healthy:
+        raise fail(f"{reason}; restored current to {previous}, which is healthy again")
+    raise fail(f"{reason}; restored current to {previous}, but it is not healthy either "
+               f"({describe(answer, previous)})")
+
+
+def resolve_command(argv, get_bin_path):
+    """argv with its program as an absolute path; ValueError when it cannot be found."""
+    if not argv:
+        raise ValueError("reload_command is empty")
+    program = argv[0]
+    if os.sep in program:
+        path = program if os.access(program, os.X_OK) else None
+    else:
+        path = get_bin_path(program)
+    if not path:
+        raise ValueError(f"reload command {program!r} not found on this host")
+    return [path] + list(argv[1:])

@@ -1,0 +1,149 @@
+#!/usr/bin/python
+DOCUMENTATION = r"""
+module: release_switch
+short_description: Switch a web host to a staged release, reload, and wait until it is healthy
+description:
+  - In one call - check that C(<root>/releases/<version>/release.json) names the version, point
+    C(<root>/current) at C(releases/<version>) with one atomic rename (a C(current.next) symlink
+    renamed onto C(current), so there is never a moment without C(current)), run the reload
+    command, and poll the health URL until it answers HTTP 200 with C(status=ok), C(release) the
+    version and C(schema.current) true.
+  - When C(current) already points at the release, nothing is switched or reloaded, but the
+    health check still runs.
+  - When the release does not become healthy in time (or the reload fails), with
+    C(on_failure=restore) C(current) is pointed back at its previous target the same atomic way,
+    the reload runs again and the previous release must become healthy; the task fails either way,
+    naming the reason (the last HTTP status and the body's C(reason), or the connection error).
+    With C(on_failure=keep) it fails without restoring.
+  - Refuses, changing nothing, when the release is not staged or its C(release.json) names another
+    version, or when C(current) exists but is not a symlink.
+  - In check mode reports whether it would switch; touches nothing, reloads nothing and does not
+    poll the health URL. A release that is not staged yet is reported (with C(msg)) rather than
+    refused, since in check mode the staging before this task did not happen either; a
+    C(release.json) naming another version is refused in check mode too.
+options:
+  root:
+    description: The app root, holding C(releases/) and C(current).
+    type: path
+    required: true
+  version:
+    description: The release to switch to (a directory name under C(releases/)).
+    type: str
+    required: true
+  reload_command:
+    description:
+      - Run after each switch (argv, no shell). A graceful restart makes mod_php's new children
+        load the new code and drops the opcache and realpath caches.
+    type: list
+    elements: str
+    default: [apache2ctl, graceful]
+  health_url:
+    description: Polled (GET, no proxy) until it reports the release healthy.
+    type: str
+    default: http://127.0.0.1/healthz
+  health_timeout:
+    description: Seconds to wait for the release (and, on restore, for the previous one).
+    type: float
+    default: 20
+  health_interval:
+    description: Seconds between two polls.
+    type: float
+    default: 0.2
+  on_failure:
+    description: C(restore) the previous target of C(current), or C(keep) the new release in place.
+    type: str
+    choices: [restore, keep]
+    default: restore
+"""
+
+EXAMPLES = r"""
+- name: Switch to the release and wait for /healthz
+  release_switch:
+    root: /srv/stackguard-app
+    version: "1.2.0"
+    health_timeout: 30
+
+- name: Switch, and keep the new release in place for inspection when it is unhealthy
+  release_switch:
+    root: /srv/stackguard-app
+    version: "1.2.0"
+    on_failure: keep
+"""
+
+RETURN = r"""
+previous:
+  description: The release C(current) pointed at before (its target as is, when not under releases/).
+  type: str
+  returned: always
+  sample: 1.1.0
+current:
+  description: The release C(current) points at after the call (the previous one once restored).
+  type: str
+  returned: always
+  sample: 1.2.0
+switched:
+  description: Whether C(current) was (in check mode, would be) pointed at the release.
+  type: bool
+  returned: always
+health:
+  description: The last JSON body the release's health URL answered, or null.
+  type: dict
+  returned: always
+  sample: {status: ok, release: 1.2.0, php: 7.4.33, db: {reachable: true},
+           schema: {version: 2, expected: 2, current: true}}
+restored_health:
+  description: The last JSON body the health URL answered for the previous release after a restore.
+  type: dict
+  returned: when restored
+elapsed:
+  description: Seconds the call took.
+  type: float
+  returned: always
+restored:
+  description: Whether C(current) was pointed back at the previous release.
+  type: bool
+  returned: always
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.release_switch import SwitchError, http_probe, resolve_command, switch
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            root=dict(type="path", required=True),
+            version=dict(type="str", required=True),
+            reload_command=dict(type="list", elements="str", default=["apache2ctl", "graceful"]),
+            health_url=dict(type="str", default="http://127.0.0.1/healthz"),
+            health_timeout=dict(type="float", default=20.0),
+            health_interval=dict(type="float", default=0.2),
+            on_failure=dict(type="str", choices=["restore", "keep"], default="restore"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    reload_command = params["reload_command"]
+    try:
+        argv = resolve_command(reload_command, module.get_bin_path)
+    except ValueError as exc:
+        if not module.check_mode:
+            module.fail_json(msg=f"{exc}; nothing changed")
+        argv = reload_command  # check mode reloads nothing: the host may not have it yet
+
+    def reload():
+        return module.run_command(argv, environ_update={"LC_ALL": "C"})
+
+    try:
+        result = switch(params["root"], params["version"], reload, http_probe,
+                        reload_command=reload_command, health_url=params["health_url"],
+                        health_timeout=params["health_timeout"],
+                        health_interval=params["health_interval"],
+                        on_failure=params["on_failure"], check_mode=module.check_mode)
+    except SwitchError as exc:
+        module.fail_json(msg=str(exc), **{"changed": False, **exc.result})
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
