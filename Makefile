@@ -9,13 +9,14 @@ APP_VERSION ?= $(shell sed -n 's/^  version: "\(.*\)"/\1/p' inventories/local/gr
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
 .PHONY: help setup toolchain toolchain-reinstall engine apt-proxy images release up down deploy \
-        verify bench test lint unit molecule stack-lock
+        rollback verify bench test lint unit molecule stack-lock
 
 help:
 	@echo "make up      - set up and run the local environment; prints the app's URL"
 	@echo "make test    - set up and run every check (lint, unit tests, Molecule)"
 	@echo "make down    - remove the local environment"
 	@echo "make deploy  - deploy the local inventory's pinned release again"
+	@echo "make rollback - back to the last known-good release (ROLLBACK_TO=<version> to choose)"
 	@echo "make verify  - check every host against its pinned stack (fails on drift)"
 	@echo "make bench   - benchmarks (print figures)"
 	@echo "make release - build the app's release tarball into build/releases"
@@ -53,7 +54,11 @@ down: toolchain
 	@$(BIN)/ansible-playbook playbooks/local-down.yml
 
 deploy: toolchain release
-	@$(BIN)/ansible-playbook playbooks/deploy-app.yml
+	@$(BIN)/ansible-playbook playbooks/deploy.yml
+
+# Back to the last known-good release (or ROLLBACK_TO=<version>); never the database.
+rollback: toolchain
+	@$(BIN)/ansible-playbook playbooks/rollback.yml $(if $(ROLLBACK_TO),-e rollback_to=$(ROLLBACK_TO))
 
 # Every host against its pinned stack; non-zero exit on drift.
 verify: toolchain

@@ -41,10 +41,22 @@ def http_json(host, url):
     return answer["status"], json.loads(answer["body"])
 
 
-def run_playbook(playbook, limit, *extra):
-    """Run one of the repo's playbooks against the scenario's inventory, as an operator would."""
+def _playbook_command(playbook, limit, extra):
     env = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"), ANSIBLE_NOCOLOR="1",
                ANSIBLE_FORCE_COLOR="0")
     argv = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--limit", limit,
             os.path.join(REPO, "playbooks", playbook), *extra]
+    return argv, env
+
+
+def run_playbook(playbook, limit, *extra):
+    """Run one of the repo's playbooks against the scenario's inventory, as an operator would."""
+    argv, env = _playbook_command(playbook, limit, extra)
     return subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+def start_playbook(playbook, limit, *extra):
+    """The same, in the background, in its own process group (to be waited for, or killed)."""
+    argv, env = _playbook_command(playbook, limit, extra)
+    return subprocess.Popen(argv, env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
