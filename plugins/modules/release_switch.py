@@ -49,6 +49,13 @@ options:
     description: Seconds between two polls.
     type: float
     default: 0.2
+  health_failures:
+    description:
+      - Give up after this many answers in a row in which the release names itself and reports
+        itself unhealthy (a verdict, unlike no answer while Apache reloads); 0 waits for the
+        whole C(health_timeout).
+    type: int
+    default: 3
   on_failure:
     description: C(restore) the previous target of C(current), or C(keep) the new release in place.
     type: str
@@ -118,6 +125,7 @@ def main():
             health_url=dict(type="str", default="http://127.0.0.1/healthz"),
             health_timeout=dict(type="float", default=20.0),
             health_interval=dict(type="float", default=0.2),
+            health_failures=dict(type="int", default=3),
             on_failure=dict(type="str", choices=["restore", "keep"], default="restore"),
         ),
         supports_check_mode=True,
@@ -139,6 +147,7 @@ def main():
                         reload_command=reload_command, health_url=params["health_url"],
                         health_timeout=params["health_timeout"],
                         health_interval=params["health_interval"],
+                        health_failures=params["health_failures"],
                         on_failure=params["on_failure"], check_mode=module.check_mode)
     except SwitchError as exc:
         module.fail_json(msg=str(exc), **{"changed": False, **exc.result})

@@ -229,15 +229,14 @@ def test_bad_release_is_restored_and_the_failure_names_the_reason(site):
     message, result = str(raised.value), raised.value.result
     assert link(root) == "releases/1.0.0"
     assert reloads(log) == ["releases/1.1.0", "releases/1.0.0"]  # reloaded onto each, in turn
-    assert message == (f"{server.url} did not report release 1.1.0 healthy within 0.4s (last: "
-                       "HTTP 503, reason: schema behind: version 1, expected 2); restored current "
-                       "to 1.0.0, which is healthy again")
+    assert message == (f"{server.url}: release 1.1.0 reported itself unhealthy 3 times in a row "
+                       "(last: HTTP 503, reason: schema behind: version 1, expected 2); restored "
+                       "current to 1.0.0, which is healthy again")
     assert result["restored"] is True
     assert (result["previous"], result["current"]) == ("1.0.0", "1.0.0")
     assert result["health"]["status"] == "fail"
     assert result["restored_health"] == healthy_body("1.0.0")
     assert result["switched"] is True and result["changed"] is True
-    assert result["elapsed"] >= SHORT
     assert "1.1.0" in server.seen and server.seen[-1] == "1.0.0"
     assert not (root / "current.next").exists()
 
@@ -544,3 +543,24 @@ def test_options_are_checked(site):
         run(root, "1.0.0", server, argv, on_failure="ignore")
     with pytest.raises(SwitchError, match="must be greater than 0"):
         run(root, "1.0.0", server, argv, health_timeout=0)
+
+
+def test_a_release_reporting_itself_unhealthy_is_given_up_on_before_the_timeout(site):
+    root, server, argv, log = site
+    point(root, "1.0.0")
+    server.bad("1.1.0")
+    with pytest.raises(SwitchError) as raised:
+        run(root, "1.1.0", server, argv, health_timeout=30)
+    assert raised.value.result["elapsed"] < 10  # three verdicts, not thirty seconds
+    assert "reported itself unhealthy 3 times in a row" in str(raised.value)
+    assert link(root) == "releases/1.0.0"
+
+
+def test_with_no_early_verdict_the_whole_timeout_is_waited(site):
+    root, server, argv, log = site
+    point(root, "1.0.0")
+    server.bad("1.1.0")
+    with pytest.raises(SwitchError) as raised:
+        run(root, "1.1.0", server, argv, health_timeout=SHORT, health_failures=0)
+    assert raised.value.result["elapsed"] >= SHORT
+    assert f"did not report release 1.1.0 healthy within {SHORT:g}s" in str(raised.value)
