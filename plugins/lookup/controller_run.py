@@ -1,26 +1,36 @@
 DOCUMENTATION = r"""
 name: controller_run
-short_description: Identify this ansible-playbook run on the controller
+short_description: Identify this ansible-playbook run on the controller, or ask whether another is alive
 description:
-  - Returns who runs this playbook and where - user, controller host name, the process id of the
-    C(ansible-playbook) process (not of a worker), and a run id - for deploy locks and audit
-    records.
-  - The process id lets a later run on the same controller tell a lock left by a run that died
-    from one held by a run still going.
-options: {}
+  - Without options, returns who runs this playbook and where - user, controller host name, the
+    process id of the C(ansible-playbook) process (not of a worker), and a run id
+    C(<host>-<pid>-<start ticks>) - for deploy locks and audit records.
+  - With I(alive), returns whether the run with that id is still running on this controller - the
+    same host, the same pid and the same process start time (a pid alone is reused), so a lock left
+    by a run that died can be told from one held by a run still going.
+options:
+  alive:
+    description: A run id this lookup returned earlier, to check.
+    type: str
 """
 
 EXAMPLES = r"""
 - name: Identify this run
   ansible.builtin.set_fact:
     run: "{{ lookup('controller_run') }}"
+
+- name: Is the lock holder still running here?
+  ansible.builtin.debug:
+    msg: "{{ lookup('controller_run', alive=holder.run_id) }}"
 """
 
 RETURN = r"""
 _raw:
-  description: "{user, host, pid, run_id, ci_run_id}; ci_run_id is the pipeline's run id or null."
+  description: >-
+    {user, host, pid, run_id, ci_run_id} (ci_run_id is the pipeline's run id or null); with
+    I(alive), a boolean.
   type: list
-  elements: dict
+  elements: raw
 """
 
 import getpass
@@ -32,10 +42,22 @@ from ansible.plugins.lookup import LookupBase
 CI_RUN_ID_VARIABLES = ("GITHUB_RUN_ID", "CI_PIPELINE_ID", "BUILD_ID", "STACKGUARD_CI_RUN_ID")
 
 
-def _parent(pid):
+def _stat_fields(pid):
     with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-        # The command name (field 2) may hold spaces; the parent pid follows its closing paren.
-        return int(handle.read().rsplit(")", 1)[1].split()[1])
+        # The command name (field 2) may hold spaces; the fields after it follow its closing paren.
+        return handle.read().rsplit(")", 1)[1].split()
+
+
+def _parent(pid):
+    return int(_stat_fields(pid)[1])
+
+
+def start_ticks(pid):
+    """When the process started, in clock ticks since boot (field 22): stable for its lifetime."""
+    try:
+        return int(_stat_fields(pid)[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _command(pid):
@@ -56,18 +78,27 @@ def playbook_pid():
     return found
 
 
-def started(pid):
-    """When the process started (seconds since the epoch): a pid alone is reused over time."""
+def run_id(host, pid):
+    return f"{host}-{pid}-{start_ticks(pid)}"
+
+
+def alive(run, host):
+    """Whether run id `run` names a process still running on this host."""
     try:
-        return int(os.stat(f"/proc/{pid}").st_ctime)
-    except OSError:
-        return 0
+        run_host, pid, _ = run.rsplit("-", 2)
+        pid = int(pid)
+    except (AttributeError, ValueError):
+        return False
+    return run_host == host and run_id(host, pid) == run
 
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
-        pid, host = playbook_pid(), socket.gethostname()
+        self.set_options(var_options=variables, direct=kwargs)
+        host = socket.gethostname()
+        if self.get_option("alive"):
+            return [alive(self.get_option("alive"), host)]
+        pid = playbook_pid()
         ci_run_id = next((os.environ[v] for v in CI_RUN_ID_VARIABLES if os.environ.get(v)), None)
-        return [{"user": getpass.getuser(), "host": host, "pid": pid,
-                 "run_id": f"{host}-{pid}-{started(pid)}",
+        return [{"user": getpass.getuser(), "host": host, "pid": pid, "run_id": run_id(host, pid),
                  "ci_run_id": ci_run_id}]
