@@ -169,14 +169,16 @@ def describe(answer, version):
 
 
 def reports_itself_unhealthy(answer, version):
-    """The release answers, names itself, and says it is not healthy: a verdict, not a hiccup
-    (unlike no answer at all while Apache reloads, or an answer from the previous release)."""
+    """An HTTP answer that is not healthy and does not come from another release: a verdict, not
+    a hiccup. After the switch and the reload, an answer naming no release (a bare 500 or 503)
+    comes from the new code; no answer at all (Apache reloading) or one naming the previous
+    release (a child finishing its request) is a hiccup."""
     _, data, error = answer
-    return error is None and data is not None and data.get("release") == version
+    return error is None and (data is None or data.get("release") in (None, version))
 
 
 def wait_healthy(probe, url, version, timeout, interval, clock=time.monotonic, sleep=time.sleep,
-                 give_up_after=3):
+                 give_up_after=5):
     """Poll until `version` is healthy or timeout passes: (healthy, (status, data, error)).
 
     Probes at least once; no request outlives the deadline by more than a moment. Gives up early
@@ -208,7 +210,7 @@ def _reload_failure(reload_command, rc, out, err):
 def switch(root, version, reload, probe, reload_command=("apache2ctl", "graceful"),
            health_url="http://127.0.0.1/healthz", health_timeout=20.0, health_interval=0.2,
            on_failure="restore", check_mode=False, clock=time.monotonic, sleep=time.sleep,
-           health_failures=3):
+           health_failures=5):
     """Switch and verify; the module's result dict, or SwitchError carrying it."""
     started = clock()
     root = os.path.abspath(root)

@@ -51,11 +51,11 @@ options:
     default: 0.2
   health_failures:
     description:
-      - Give up after this many answers in a row in which the release names itself and reports
-        itself unhealthy (a verdict, unlike no answer while Apache reloads); 0 waits for the
-        whole C(health_timeout).
+      - Give up after this many unhealthy HTTP answers in a row that do not come from another
+        release (a verdict, unlike no answer while Apache reloads); 0 waits for the whole
+        C(health_timeout).
     type: int
-    default: 3
+    default: 5
   on_failure:
     description: C(restore) the previous target of C(current), or C(keep) the new release in place.
     type: str
@@ -125,7 +125,7 @@ def main():
             health_url=dict(type="str", default="http://127.0.0.1/healthz"),
             health_timeout=dict(type="float", default=20.0),
             health_interval=dict(type="float", default=0.2),
-            health_failures=dict(type="int", default=3),
+            health_failures=dict(type="int", default=5),
             on_failure=dict(type="str", choices=["restore", "keep"], default="restore"),
         ),
         supports_check_mode=True,

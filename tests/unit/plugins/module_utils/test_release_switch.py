@@ -229,7 +229,7 @@ def test_bad_release_is_restored_and_the_failure_names_the_reason(site):
     message, result = str(raised.value), raised.value.result
     assert link(root) == "releases/1.0.0"
     assert reloads(log) == ["releases/1.1.0", "releases/1.0.0"]  # reloaded onto each, in turn
-    assert message == (f"{server.url}: release 1.1.0 reported itself unhealthy 3 times in a row "
+    assert message == (f"{server.url}: release 1.1.0 reported itself unhealthy 5 times in a row "
                        "(last: HTTP 503, reason: schema behind: version 1, expected 2); restored "
                        "current to 1.0.0, which is healthy again")
     assert result["restored"] is True
@@ -551,8 +551,8 @@ def test_a_release_reporting_itself_unhealthy_is_given_up_on_before_the_timeout(
     server.bad("1.1.0")
     with pytest.raises(SwitchError) as raised:
         run(root, "1.1.0", server, argv, health_timeout=30)
-    assert raised.value.result["elapsed"] < 10  # three verdicts, not thirty seconds
-    assert "reported itself unhealthy 3 times in a row" in str(raised.value)
+    assert raised.value.result["elapsed"] < 10  # five verdicts, not thirty seconds
+    assert "reported itself unhealthy 5 times in a row" in str(raised.value)
     assert link(root) == "releases/1.0.0"
 
 
@@ -564,3 +564,15 @@ def test_with_no_early_verdict_the_whole_timeout_is_waited(site):
         run(root, "1.1.0", server, argv, health_timeout=SHORT, health_failures=0)
     assert raised.value.result["elapsed"] >= SHORT
     assert f"did not report release 1.1.0 healthy within {SHORT:g}s" in str(raised.value)
+
+
+@pytest.mark.parametrize(("answer", "verdict"), [
+    ((503, {"status": "fail", "release": "1.1.0"}, None), True),   # names itself, unhealthy
+    ((503, {"status": "fail", "reason": "broken"}, None), True),   # names no release: the new code
+    ((500, None, None), True),                                     # a bare error page
+    ((200, {"status": "ok", "release": "1.0.0"}, None), False),    # an old child finishing a request
+    ((None, None, "[Errno 111] Connection refused"), False),       # Apache reloading
+])
+def test_which_answers_are_a_verdict_on_the_new_release(answer, verdict):
+    from plugins.module_utils.release_switch import reports_itself_unhealthy
+    assert reports_itself_unhealthy(answer, "1.1.0") is verdict

@@ -70,7 +70,7 @@ def test_success(runs):
 def test_restored_failure(runs):
     rc, host, root, log, server = runs["restored"]
     assert rc != 0 and host["failed"] is True
-    assert host["msg"] == (f"{server.url}: release 1.1.0 reported itself unhealthy 3 times in a row (last: "
+    assert host["msg"] == (f"{server.url}: release 1.1.0 reported itself unhealthy 5 times in a row (last: "
                            "HTTP 503, reason: schema behind: version 1, expected 2); restored "
                            "current to 1.0.0, which is healthy again")
     assert host["restored"] is True
