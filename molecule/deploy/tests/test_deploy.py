@@ -20,6 +20,11 @@ def load():
         yield generator
 
 
+def lock_holder_pid():
+    lock = host("web1").run("cat /var/lib/stackguard/deploy.lock")
+    return json.loads(lock.stdout).get("controller_pid") if lock.rc == 0 else None
+
+
 def deploy(release):
     return run_playbook("deploy.yml", "all", "-e", release)
 
@@ -121,7 +126,8 @@ def test_a_concurrent_deploy_is_refused_by_the_lock(load, tmp_path):
     first = start_playbook("deploy.yml", "all", "-e", build_variant(tmp_path, "1.7.0"))
     try:
         deadline = time.monotonic() + 120
-        while not host("web1").file("/var/lib/stackguard/deploy.lock").exists:
+        # Wait for the first run's own lock (a failed earlier run may have left one to take over).
+        while lock_holder_pid() != first.pid:
             assert time.monotonic() < deadline and first.poll() is None, "the first deploy never took the lock"
             time.sleep(0.5)
         second = deploy(build_variant(tmp_path, "1.8.0"))
