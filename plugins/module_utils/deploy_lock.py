@@ -12,6 +12,8 @@ import fcntl
 import json
 import os
 
+from ansible.module_utils.file_paths import make_dirs
+
 FORCE_HINT = "rerun with -e force_unlock=true if that run is dead"
 
 
@@ -100,17 +102,6 @@ class _DirectoryLock:
         os.close(self.fd)  # closing releases the flock
 
 
-def _make_dirs(directory):
-    """Create missing parents 0755 whatever the umask."""
-    if os.path.isdir(directory):
-        return
-    _make_dirs(os.path.dirname(directory))
-    try:
-        os.mkdir(directory, 0o755)
-    except FileExistsError:
-        return
-    os.chmod(directory, 0o755)
-
 
 def _temp_with(path, content):
     """Write content to a new private file beside path; its name."""
@@ -176,7 +167,7 @@ def acquire(path, owner, run_id, controller_host=None, controller_pid=None, ttl=
     if not os.path.isdir(directory):
         if check_mode:
             return dict(changed=True, holder=lock, took_over=None)
-        _make_dirs(directory)
+        make_dirs(directory)
     with _DirectoryLock(directory):
         holder = read_lock(path)
         if holder is None:

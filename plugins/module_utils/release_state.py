@@ -21,6 +21,8 @@ import os
 import shutil
 import tempfile
 
+from ansible.module_utils.file_paths import make_dirs
+
 ACTIONS = ("query", "deployed", "good", "bad", "prune")
 PARTIAL = ".partial"
 
@@ -78,20 +80,10 @@ def load(path):
     return state, True
 
 
-def _make_dirs(directory):
-    if os.path.isdir(directory):
-        return
-    _make_dirs(os.path.dirname(directory))
-    try:
-        os.mkdir(directory, 0o755)
-    except FileExistsError:
-        return
-    os.chmod(directory, 0o755)
-
 
 def save(path, state):
     directory = os.path.dirname(path) or "."
-    _make_dirs(directory)
+    make_dirs(directory)
     fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
