@@ -27,8 +27,10 @@ EXAMPLES = r"""
 RETURN = r"""
 _raw:
   description: >-
-    {user, host, pid, run_id, ci_run_id} (ci_run_id is the pipeline's run id or null); with
-    I(alive), a boolean.
+    {user, host, pid, run_id, ci_run_id, live_runs} (ci_run_id is the pipeline's run id or null;
+    live_runs the run ids of every ansible-playbook process running on this controller now, so a
+    deploy lock left by a run that died here can be taken over in the same call that takes it);
+    with I(alive), a boolean.
   type: list
   elements: raw
 """
@@ -82,6 +84,20 @@ def run_id(host, pid):
     return f"{host}-{pid}-{start_ticks(pid)}"
 
 
+def live_runs(host):
+    """The run ids of every ansible-playbook process running on this host now (workers too)."""
+    runs = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if "ansible-playbook" in _command(int(entry)):
+                runs.append(run_id(host, int(entry)))
+        except OSError:
+            continue  # gone meanwhile
+    return sorted(runs)
+
+
 def alive(run, host):
     """Whether run id `run` names a process still running on this host."""
     try:
@@ -101,4 +117,4 @@ class LookupModule(LookupBase):
         pid = playbook_pid()
         ci_run_id = next((os.environ[v] for v in CI_RUN_ID_VARIABLES if os.environ.get(v)), None)
         return [{"user": getpass.getuser(), "host": host, "pid": pid, "run_id": run_id(host, pid),
-                 "ci_run_id": ci_run_id}]
+                 "ci_run_id": ci_run_id, "live_runs": live_runs(host)}]

@@ -26,41 +26,26 @@ _raw:
 """
 
 import os
-import re
 
+import ansible.module_utils
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.lookup import LookupBase
 
-MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# Controller-side plugins do not see the repo's module_utils path the way modules do; add it so
+# the one shared library is imported under its usual name.
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "module_utils")
+if _MODULE_UTILS not in ansible.module_utils.__path__:
+    ansible.module_utils.__path__.append(_MODULE_UTILS)
+
+from ansible.module_utils.release_files import ReleaseFileError, directory_migrations  # noqa: E402
 
 
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         migrations = []
         for release_dir in terms:
-            directory = os.path.join(release_dir, "migrations")
-            if not os.path.isdir(directory):
-                continue
-            seen = {}
-            for name in sorted(os.listdir(directory)):
-                match = MIGRATION.match(name)
-                if not match:
-                    raise AnsibleLookupError(
-                        f"{directory}/{name}: a migration's name must be NNNN_lower_case_name.sql")
-                version = int(match.group(1))
-                if version == 0:
-                    raise AnsibleLookupError(
-                        f"{directory}/{name}: migrations are numbered from 0001")
-                if version in seen:
-                    raise AnsibleLookupError(
-                        f"{directory}: {seen[version]} and {name} have the same number {version}")
-                seen[version] = name
-                try:
-                    with open(os.path.join(directory, name), encoding="utf-8") as handle:
-                        sql = handle.read()
-                except UnicodeDecodeError as exc:
-                    raise AnsibleLookupError(
-                        f"{directory}/{name}: not UTF-8 text ({exc.reason} at byte {exc.start})"
-                    ) from None
-                migrations.append({"version": version, "name": name, "sql": sql})
+            try:
+                migrations.extend(directory_migrations(release_dir))
+            except (ReleaseFileError, OSError) as exc:
+                raise AnsibleLookupError(str(exc)) from None
         return sorted(migrations, key=lambda m: m["version"])

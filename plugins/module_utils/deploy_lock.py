@@ -154,9 +154,21 @@ def _same_run(holder, run_id):
     return not holder.get("corrupt") and run_id is not None and holder.get("run_id") == run_id
 
 
+def _dead_run_here(holder, controller_host, live_runs):
+    """A lock taken on this controller by a run that no longer runs there (live_runs: the run ids
+    of the ansible-playbook processes running on it now; None: unknown, never dead)."""
+    return (live_runs is not None and controller_host is not None and not holder.get("corrupt")
+            and holder.get("controller_host") == controller_host
+            and holder.get("run_id") not in live_runs)
+
+
 def acquire(path, owner, run_id, controller_host=None, controller_pid=None, ttl=1800,
-            force=False, check_mode=False, now=None):
-    """state=present: the module's result dict, or LockError when another run holds it."""
+            force=False, check_mode=False, now=None, live_runs=None):
+    """state=present: the module's result dict, or LockError when another run holds it.
+
+    A lock whose run died on this same controller (not in `live_runs`) is taken over, so a killed
+    run's lock never blocks the next run from the same place; another controller's lock waits for
+    its expiry or `force`."""
     if not owner or not run_id:
         raise LockError("state=present needs owner and run_id")
     if ttl < 1:
@@ -180,6 +192,8 @@ def acquire(path, owner, run_id, controller_host=None, controller_pid=None, ttl=
             return dict(changed=False, holder=holder, took_over=None)
         if is_expired(holder, now):
             took_over = "expired"
+        elif _dead_run_here(holder, controller_host, live_runs):
+            took_over = "dead"
         elif force:
             took_over = "forced"
         else:

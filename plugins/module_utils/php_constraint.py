@@ -65,8 +65,10 @@ import re
 from collections.abc import Callable
 from typing import NamedTuple
 
-SortKey = tuple[int | tuple[int, ...], ...]  # four numbers, stability rank, pre-release numbers, not-dev
-Condition = tuple[Callable[[SortKey, SortKey], bool], SortKey]
+# Aliases as strings: the hosts run this module too, and Debian 11's Python 3.9 cannot evaluate
+# `int | tuple` at import time.
+SortKey = "tuple[int | tuple[int, ...], ...]"  # four numbers, stability rank, pre-release numbers, not-dev
+Condition = "tuple[Callable[[SortKey, SortKey], bool], SortKey]"
 
 _STABILITY_RANK = {"dev": 0, "alpha": 1, "beta": 2, "RC": 3, "stable": 4, "patch": 5}
 _STABILITY_NAMES = {

@@ -164,7 +164,16 @@ class _Directory:
         return None
 
 
-def _member_problem(member, name):
+def member_name(member):
+    """A tarball member's path inside the release ("" for the release's root itself)."""
+    name = member.name
+    while name.startswith("./"):
+        name = name[2:]
+    name = name.rstrip("/")
+    return "" if name == "." else name
+
+
+def member_problem(member, name):
     """Why a tarball member is unsafe to unpack, or None."""
     parts = name.split("/")
     if name.startswith("/") or re.match(r"^[A-Za-z]:[\\/]", name):
@@ -199,13 +208,10 @@ class _Tarball:
         try:
             self.tar = tarfile.open(path, mode="r:gz")
             for member in self.tar.getmembers():
-                name = member.name
-                while name.startswith("./"):
-                    name = name[2:]
-                name = name.rstrip("/")
-                if not name or name == ".":
+                name = member_name(member)
+                if not name:
                     continue
-                problem = _member_problem(member, name)
+                problem = member_problem(member, name)
                 if problem:
                     raise ReleaseError(
                         f"release {path}: member {member.name!r} is {problem}; refusing the tarball")

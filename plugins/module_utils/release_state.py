@@ -19,9 +19,8 @@ import datetime
 import json
 import os
 import shutil
-import tempfile
 
-from ansible.module_utils.file_paths import make_dirs
+from ansible.module_utils.file_paths import make_dirs, write_atomically
 
 ACTIONS = ("query", "deployed", "good", "bad", "prune")
 PARTIAL = ".partial"
@@ -84,21 +83,7 @@ def load(path):
 def save(path, state):
     directory = os.path.dirname(path) or "."
     make_dirs(directory)
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(state, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, json.dumps(state, indent=2, sort_keys=True) + "\n", 0o644, fsync=True)
 
 
 def _age(version, entry):
@@ -249,8 +234,17 @@ def run(path, action, version=None, reason=None, root=None, keep=5, check_mode=F
         if version is None:
             raise StateError(f"action={action} needs version")
         new = apply(state, action, version, reason, now)
+        if action == "good" and root is not None:
+            # A deploy's last step: the release is good, then the oldest releases go, in one call.
+            if not check_mode:
+                save(path, new)
+            try:
+                removed, new = prune(root, new, keep, check_mode, now)
+            except NoCurrent:
+                if not check_mode:
+                    raise  # in check mode on a new host the switch before this did not happen
     changed = bool(removed) or new != state
-    if new != state and not check_mode:
+    if new != state and not check_mode:  # (saved once more after a prune: same content or newer)
         save(path, new)
         exists = True
     return dict(changed=changed, state=new, exists=exists, removed=removed)

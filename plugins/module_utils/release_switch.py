@@ -17,6 +17,7 @@ import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 RELEASES = "releases"
@@ -62,9 +63,9 @@ def check_release(root, version):
                           f"to it; nothing changed")
 
 
-def read_current(root):
-    """The raw target of <root>/current, or None when there is no `current`."""
-    link = os.path.join(root, CURRENT)
+def read_current(root, name=CURRENT):
+    """The raw target of <root>/<name> (`current`), or None when there is none."""
+    link = os.path.join(root, name)
     try:
         return os.readlink(link)
     except FileNotFoundError:
@@ -101,9 +102,9 @@ def previous_version(root, target):
     return found if isinstance(found, str) and found else target
 
 
-def point_current(root, target):
-    """Make <root>/current point at target in one rename; no `current.next` is left behind."""
-    nxt, link = os.path.join(root, NEXT), os.path.join(root, CURRENT)
+def point_current(root, target, name=CURRENT):
+    """Make <root>/<name> point at target in one rename; no `<name>.next` is left behind."""
+    nxt, link = os.path.join(root, name + ".next"), os.path.join(root, name)
     try:
         os.unlink(nxt)  # a stale one, from a run killed between its two steps
     except FileNotFoundError:
@@ -202,6 +203,17 @@ def wait_healthy(probe, url, version, timeout, interval, clock=time.monotonic, s
         sleep(min(interval, remaining))
 
 
+def smoke_failure(probe, health_url, paths):
+    """The first smoke URL (a path on the health URL's server) not answering 200, as a reason."""
+    parsed = urllib.parse.urlsplit(health_url)
+    for path in paths:
+        url = urllib.parse.urlunsplit((parsed.scheme, parsed.netloc, path, "", ""))
+        status, _, error = probe(url, REQUEST_TIMEOUT)
+        if status != 200:
+            return f"smoke URL {url} answered " + (f"HTTP {status}" if error is None else error)
+    return None
+
+
 def _reload_failure(reload_command, rc, out, err):
     detail = (err or out or "").strip().splitlines()
     return f"reload {' '.join(reload_command)} exited {rc}" + (f": {detail[-1]}" if detail else "")
@@ -210,10 +222,19 @@ def _reload_failure(reload_command, rc, out, err):
 def switch(root, version, reload, probe, reload_command=("apache2ctl", "graceful"),
            health_url="http://127.0.0.1/healthz", health_timeout=20.0, health_interval=0.2,
            on_failure="restore", check_mode=False, clock=time.monotonic, sleep=time.sleep,
-           health_failures=5):
-    """Switch and verify; the module's result dict, or SwitchError carrying it."""
+           health_failures=5, balancer=None, link=CURRENT, smoke_urls=()):
+    """Switch and verify; the module's result dict, or SwitchError carrying it.
+
+    With a `balancer` (``drain()`` and ``ready()``, each returning once every load balancer has
+    taken it in, or raising; see lb_agent.Agent), a host that changes release leaves the load
+    balancer before `current` moves and comes back once it answers healthy again (with the new
+    release, or the restored one). A host whose restored release is unhealthy too stays drained.
+    """
     started = clock()
     root = os.path.abspath(root)
+    if not link or "/" in link or link in (".", "..", RELEASES, "shared"):
+        raise SwitchError(f"link must be a plain name beside releases/ (current, preview), not "
+                          f"{link!r}; nothing changed")
     if on_failure not in ("restore", "keep"):
         raise SwitchError(f"on_failure must be restore or keep, not {on_failure!r}")
     if health_timeout <= 0 or health_interval <= 0:
@@ -225,7 +246,7 @@ def switch(root, version, reload, probe, reload_command=("apache2ctl", "graceful
         if not check_mode:
             raise
         staged = False  # in check mode the staging step before this one did not run either
-    previous_target = read_current(root)
+    previous_target = read_current(root, link)
     previous = previous_version(root, previous_target)
     wanted = f"{RELEASES}/{version}"
     already = target_version(root, previous_target) == version  # by path, not by release.json
@@ -246,12 +267,21 @@ def switch(root, version, reload, probe, reload_command=("apache2ctl", "graceful
         return SwitchError(msg, **finish(**extra))
 
     reason = None
+    if not already and balancer is not None:
+        try:
+            result["drained_by"] = balancer.drain()
+        except Exception as exc:  # the balancer never saw the drain: put the word back, stop
+            _ready_quietly(balancer)
+            result.update(changed=False, switched=False, current=previous)
+            raise fail(f"could not take the host out of the load balancer: {exc}; current is "
+                       f"unchanged") from None
     if not already:
         try:
-            point_current(root, wanted)
+            point_current(root, wanted, link)
         except OSError as exc:
+            _ready_quietly(balancer)
             result.update(changed=False, switched=False, current=previous)
-            raise fail(f"cannot point {os.path.join(root, CURRENT)} at {wanted}: {exc}; "
+            raise fail(f"cannot point {os.path.join(root, link)} at {wanted}: {exc}; "
                        f"current is unchanged") from None
         rc, out, err = reload()
         if rc != 0:
@@ -261,8 +291,18 @@ def switch(root, version, reload, probe, reload_command=("apache2ctl", "graceful
                                        health_interval, clock, sleep, health_failures)
         result["health"] = answer[1]
         if healthy:
+            reason = smoke_failure(probe, health_url, smoke_urls)
+        if healthy and reason is None:
+            if not already and balancer is not None:
+                try:
+                    balancer.ready()
+                except Exception as exc:
+                    raise fail(f"release {version} is live and healthy, but putting the host "
+                               f"back in the load balancer failed: {exc}") from None
             return finish()
-        if health_failures and reports_itself_unhealthy(answer, version):
+        if reason is not None:
+            pass
+        elif health_failures and reports_itself_unhealthy(answer, version):
             reason = f"{health_url}: release {version} reported itself unhealthy " \
                      f"{health_failures} times in a row (last: {describe(answer, version)})"
         else:
@@ -278,7 +318,7 @@ def switch(root, version, reload, probe, reload_command=("apache2ctl", "graceful
                    f"at {version}")
 
     try:
-        point_current(root, previous_target)
+        point_current(root, previous_target, link)
     except OSError as exc:
         raise fail(f"{reason}; restoring current to {previous} failed too: {exc}") from None
     result.update(current=previous, restored=True)
@@ -290,9 +330,23 @@ def switch(root, version, reload, probe, reload_command=("apache2ctl", "graceful
                                    clock, sleep)
     result["restored_health"] = answer[1]
     if healthy:
-        raise fail(f"{reason}; restored current to {previous}, which is healthy again")
+        back = _ready_quietly(balancer)
+        raise fail(f"{reason}; restored current to {previous}, which is healthy again"
+                   + ("" if back is None else f"; {back}"))
     raise fail(f"{reason}; restored current to {previous}, but it is not healthy either "
                f"({describe(answer, previous)})")
+
+
+def _ready_quietly(balancer):
+    """Put the host back in the load balancer after a failure: None when done (or no balancer),
+    else what went wrong, for the failure message."""
+    if balancer is None:
+        return None
+    try:
+        balancer.ready()
+    except Exception as exc:
+        return f"putting the host back in the load balancer failed too: {exc}"
+    return None
 
 
 def resolve_command(argv, get_bin_path):

@@ -6,6 +6,7 @@ in ascending order, each followed by its record, so an interrupted run resumes w
 The client runs as the local root user over the unix socket, so no password crosses the wire.
 """
 import os
+import re
 
 TABLE_DDL = (
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -75,6 +76,12 @@ class MariaDBClient:
             return []
         out = self.execute("SELECT version FROM schema_migrations ORDER BY version")
         return [int(line) for line in out.split()]
+
+    def server_version(self):
+        """The server's version number (10.5.29 of 10.5.29-MariaDB-0+deb11u1)."""
+        out = self.execute("SELECT VERSION()", database=False).strip()
+        match = re.match(r"\d+\.\d+\.\d+", out)
+        return match.group(0) if match else out
 
     def apply(self, migration):
         record = ("INSERT INTO schema_migrations (version, name, applied_at) VALUES "

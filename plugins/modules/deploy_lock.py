@@ -46,6 +46,14 @@ options:
     description: Take over (present) or remove (absent) another run's lock, or a corrupt one.
     type: bool
     default: false
+  live_runs:
+    description:
+      - With C(state=present), the run ids of every run alive on this controller now (the
+        C(controller_run) lookup's C(live_runs)). A lock taken from the same O(controller_host) by
+        a run not in this list died there, and is taken over (C(took_over=dead)) in this call.
+      - Omitted, such a lock is only taken over when it expires or with O(force).
+    type: list
+    elements: str
 """
 
 EXAMPLES = r"""
@@ -79,7 +87,7 @@ holder:
   sample: {owner: alice@laptop, run_id: 20240501T123456-4242, controller_host: laptop,
            controller_pid: 4242, acquired_at: "2024-05-01T12:34:56Z", expires_at: "2024-05-01T13:04:56Z"}
 took_over:
-  description: C(expired) or C(forced) when another run's lock was replaced (or removed); else null.
+  description: C(expired), C(dead) or C(forced) when another run's lock was replaced (or removed); else null.
   type: str
   returned: always
 previous_holder:
@@ -107,6 +115,7 @@ def main():
             controller_pid=dict(type="int"),
             ttl=dict(type="int", default=1800),
             force=dict(type="bool", default=False),
+            live_runs=dict(type="list", elements="str"),
         ),
         required_if=[("state", "present", ("owner", "run_id"))],
         supports_check_mode=True,
@@ -116,7 +125,7 @@ def main():
         if params["state"] == "present":
             result = acquire(params["path"], params["owner"], params["run_id"],
                              params["controller_host"], params["controller_pid"], params["ttl"],
-                             params["force"], module.check_mode)
+                             params["force"], module.check_mode, live_runs=params["live_runs"])
         elif params["state"] == "absent":
             result = release(params["path"], params["run_id"], params["force"], module.check_mode)
         else:

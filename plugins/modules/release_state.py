@@ -26,7 +26,10 @@ options:
     type: path
     default: /var/lib/stackguard/releases.json
   root:
-    description: The app root (C(releases/), C(current)). Required with C(action=prune).
+    description:
+      - The app root (C(releases/), C(current)). Required with C(action=prune).
+      - With C(action=good), the releases are also pruned after the release is recorded good (a
+        deploy's last step, in one call).
     type: path
   action:
     description: What to record or do.

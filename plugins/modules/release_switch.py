@@ -61,6 +61,61 @@ options:
     type: str
     choices: [restore, keep]
     default: restore
+  link:
+    description:
+      - The symlink under O(root) to switch. C(current) is what the live site serves; the deploy's
+        candidate check switches C(preview), which only a local-only preview site serves.
+    type: str
+    default: current
+  smoke_urls:
+    description:
+      - Paths that must also answer HTTP 200 on the health URL's server once it reports the
+        release healthy (a failing one fails the switch like an unhealthy release).
+    type: list
+    elements: str
+    default: []
+  agent_dir:
+    description:
+      - The lb agent's directory (roles/lb_agent). When set, a host that changes release writes
+        C(drain) there and waits until every load balancer in O(agent_pollers) has applied it before
+        C(current) moves, and writes C(ready) (and waits again) once the host answers healthy.
+        The whole drain, switch, health check and re-enable is this one call, on the host.
+      - A host whose restored release is unhealthy too stays drained.
+    type: path
+  agent_pollers:
+    description:
+      - The addresses the load balancers poll the agent from (their C(stackguard_address)); only
+        their checks count. Empty switches without draining.
+    type: list
+    elements: str
+    default: []
+  agent_timeout:
+    description: Seconds to wait for the load balancers to read each word.
+    type: float
+    default: 5
+  state_file:
+    description:
+      - The host's release record (see the release_state module). When set, a switch that ends
+        healthy records O(record) for the release; a switch that fails and restores the previous
+        release marks the release C(bad) with the reason, and the restored one C(good).
+    type: path
+  record:
+    description: What a healthy switch records in O(state_file).
+    type: str
+    choices: [deployed, good]
+    default: deployed
+  unlock:
+    description: After a healthy switch, release this run's deploy lock (see the deploy_lock module).
+    type: dict
+    suboptions:
+      path:
+        description: The lock file.
+        type: path
+        required: true
+      run_id:
+        description: This run's id; another run's lock is never released.
+        type: str
+        required: true
 """
 
 EXAMPLES = r"""
@@ -69,6 +124,25 @@ EXAMPLES = r"""
     root: /srv/stackguard-app
     version: "1.2.0"
     health_timeout: 30
+
+- name: Drain through the lb agent, switch, health-check, re-enable, record and unlock, in one call
+  release_switch:
+    root: /srv/stackguard-app
+    version: "1.1.0"
+    agent_dir: /run/stackguard/lb-agent
+    agent_pollers: "{{ groups['lb'] | map('extract', hostvars, 'stackguard_address') | list }}"
+    state_file: /var/lib/stackguard/releases.json
+    record: good
+    unlock: {path: /var/lib/stackguard/deploy.lock, run_id: "{{ run.run_id }}"}
+
+- name: Candidate check - serve the staged release on the local-only preview site, and check it
+  release_switch:
+    root: /srv/stackguard-app
+    version: "1.2.0"
+    link: preview
+    health_url: http://127.0.0.1:8081/healthz
+    smoke_urls: [/healthz, /]
+    on_failure: keep
 
 - name: Switch, and keep the new release in place for inspection when it is unhealthy
   release_switch:
@@ -110,9 +184,21 @@ restored:
   description: Whether C(current) was pointed back at the previous release.
   type: bool
   returned: always
+drained_by:
+  description: The load balancer addresses that read C(drain) from the agent before the switch.
+  type: list
+  elements: str
+  returned: when the host left the load balancer
+state:
+  description: The release record after the call (see the release_state module).
+  type: dict
+  returned: when state_file is set and the record was written
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.deploy_lock import LockError, release as release_lock
+from ansible.module_utils.lb_agent import Agent
+from ansible.module_utils.release_state import StateError, run as record_state
 from ansible.module_utils.release_switch import SwitchError, http_probe, resolve_command, switch
 
 
@@ -127,6 +213,15 @@ def main():
             health_interval=dict(type="float", default=0.2),
             health_failures=dict(type="int", default=5),
             on_failure=dict(type="str", choices=["restore", "keep"], default="restore"),
+            link=dict(type="str", default="current"),
+            smoke_urls=dict(type="list", elements="str", default=[]),
+            agent_dir=dict(type="path"),
+            agent_pollers=dict(type="list", elements="str", default=[]),
+            agent_timeout=dict(type="float", default=5.0),
+            state_file=dict(type="path"),
+            record=dict(type="str", choices=["deployed", "good"], default="deployed"),
+            unlock=dict(type="dict", options=dict(path=dict(type="path", required=True),
+                                                  run_id=dict(type="str", required=True))),
         ),
         supports_check_mode=True,
     )
@@ -142,15 +237,42 @@ def main():
     def reload():
         return module.run_command(argv, environ_update={"LC_ALL": "C"})
 
+    balancer = None
+    if params["agent_dir"] and params["agent_pollers"]:
+        balancer = Agent(params["agent_dir"], params["agent_pollers"], params["agent_timeout"])
+
+    def record(action, version, reason=None):
+        if not params["state_file"] or module.check_mode:
+            return None
+        return record_state(params["state_file"], action, version, reason)
+
     try:
         result = switch(params["root"], params["version"], reload, http_probe,
                         reload_command=reload_command, health_url=params["health_url"],
                         health_timeout=params["health_timeout"],
                         health_interval=params["health_interval"],
                         health_failures=params["health_failures"],
-                        on_failure=params["on_failure"], check_mode=module.check_mode)
+                        on_failure=params["on_failure"], check_mode=module.check_mode,
+                        balancer=balancer, link=params["link"],
+                        smoke_urls=params["smoke_urls"])
     except SwitchError as exc:
-        module.fail_json(msg=str(exc), **{"changed": False, **exc.result})
+        failed = {"changed": False, **exc.result}
+        try:
+            if failed.get("restored") and params["state_file"] and not module.check_mode:
+                record("bad", params["version"], str(exc)[:300])
+                failed["state"] = record("good", failed["current"])["state"]
+        except (StateError, OSError) as record_exc:
+            failed["state_error"] = str(record_exc)
+        module.fail_json(msg=str(exc), **failed)
+    try:
+        recorded = record(params["record"], params["version"])
+        if recorded is not None:
+            result.update(state=recorded["state"], changed=result["changed"] or recorded["changed"])
+        if params["unlock"] and not module.check_mode:
+            release_lock(params["unlock"]["path"], params["unlock"]["run_id"])
+    except (StateError, LockError, OSError) as exc:
+        module.fail_json(msg=f"switched to {params['version']} (healthy), but: {exc}",
+                         **{**result, "changed": True})
     module.exit_json(**result)
 
 

@@ -54,6 +54,12 @@ schema_version:
   description: The highest version recorded after the run.
   type: int
   returned: always
+server_version:
+  description:
+    - The server's version number (C(10.5.29)), for the release's MariaDB requirements; null in
+      check mode on a host without the client yet.
+  type: str
+  returned: always
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -78,6 +84,15 @@ def main():
     try:
         client = MariaDBClient(module.run_command, client_path(module.get_bin_path),
                                params["database"], params["login_unix_socket"])
+    except MigrationError as exc:
+        if not module.check_mode:
+            module.fail_json(msg=str(exc))
+        # A host the runtime stack has not been installed on yet: every migration would apply.
+        module.exit_json(changed=bool(params["migrations"]), server_version=None, msg=str(exc),
+                         applied=sorted(m["version"] for m in params["migrations"]),
+                         schema_version=max((m["version"] for m in params["migrations"]), default=0))
+    try:
+        server_version = client.server_version()
         if client.database_exists():
             applied_before = client.applied_versions()
         elif module.check_mode:
@@ -97,7 +112,7 @@ def main():
     except MigrationError as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=bool(todo), applied=[m["version"] for m in todo],
-                     schema_version=max(versions, default=0))
+                     schema_version=max(versions, default=0), server_version=server_version)
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ def test_a_syntax_error_under_this_php_is_refused_at_staging(load, tmp_path):
     broken = "<?php\nfunction pick(int $x): string { return match ($x) { 1 => 'one', default => 'other' }; }\n"
     result = deploy(build_variant(tmp_path, "1.2.0", files={"src/Pick.php": broken}))
     assert result.returncode != 0
-    assert "Lint every PHP file with this host's own PHP" in result.stdout
+    assert "release 1.2.0 does not parse with this host's PHP (web1)" in result.stdout
     assert "syntax error" in result.stdout and "Pick.php" in result.stdout
     unchanged(before)
     assert "1.2.0" not in staged("web1")
@@ -77,7 +77,8 @@ def test_code_that_lints_but_breaks_on_this_php_is_caught_by_the_candidate_check
         "public/index.php": index_with("if (str_contains('abc', 'b')) { /* PHP 8 only */ }")})
     result = deploy(release)
     assert result.returncode != 0
-    assert "Require /healthz on the preview site" in result.stdout
+    assert "Point the local preview site at the staged release" in result.stdout
+    assert "http://127.0.0.1:8081/healthz: release 1.3.0 reported itself unhealthy" in result.stdout
     assert served() == before["served"]
 
 

@@ -121,3 +121,31 @@ def test_a_stack_the_deployed_release_cannot_run_is_refused_before_any_host_chan
     assert "Install the stack's packages" not in result.stdout
     assert (web1.check_output("dpkg-query -W -f '${Version}' php7.4-cli"),
             web1.file("/etc/apt/preferences.d/stackguard-stack.pref").sha256sum) == before
+
+
+def set_agent_state(name, state):
+    """What release_switch does: the word the host's lb agent answers, written with one rename."""
+    other_host(name).run_expect([0], "sh -c %s", f"echo {state} > /run/stackguard/lb-agent/.s && "
+                                                 f"mv /run/stackguard/lb-agent/.s /run/stackguard/lb-agent/state")
+
+
+def test_each_web_host_drains_itself_through_its_lb_agent_and_comes_back(host):
+    for name in WEB_HOSTS:
+        web = other_host(name)
+        assert web.service("stackguard-lb-agent").is_running and web.service("stackguard-lb-agent").is_enabled
+        assert web.process.filter(user="stackguard-lb-agent")  # not root
+        assert backend_stats(host)[name]["status"] == "UP"
+    try:
+        set_agent_state("web1", "drain")
+        assert wait_for_status(host, "web1", "DRAIN", seconds=5)
+        # A drained host takes no new request: every one goes to web2 (HAProxy's session counts).
+        before = {name: int(row["stot"]) for name, row in backend_stats(host).items()}
+        assert [get(f"{LB_URL}/healthz") for _ in range(10)] == [200] * 10
+        after = {name: int(row["stot"]) for name, row in backend_stats(host).items()}
+        assert (after["web1"] - before["web1"], after["web2"] - before["web2"]) == (0, 10)
+        # The agent recorded that the balancer applied the word (release_switch waits for this).
+        lb_address = host.ansible.get_variables()["stackguard_address"]
+        assert other_host("web1").file(f"/run/stackguard/lb-agent/polled.{lb_address}").content_string == "drain\n"
+    finally:
+        set_agent_state("web1", "ready")
+    assert wait_for_status(host, "web1", "UP", seconds=5)

@@ -108,6 +108,25 @@ def test_expiry_is_exact_to_the_second(lock):
     assert take(lock, run_id="run-b", now=T0 + datetime.timedelta(seconds=60))["took_over"] == "expired"
 
 
+def test_a_lock_of_a_run_that_died_on_this_controller_is_taken_over(lock):
+    take(lock, run_id="laptop-100-1", now=T0)
+    result = take(lock, run_id="laptop-200-2", now=T0, live_runs=["laptop-200-2"])
+    assert result["changed"] is True and result["took_over"] == "dead"
+    assert result["previous_holder"]["run_id"] == "laptop-100-1"
+    assert content(lock)["run_id"] == "laptop-200-2"
+
+
+def test_a_lock_of_a_live_run_or_of_another_controller_is_not_taken_over(lock):
+    take(lock, run_id="laptop-100-1", now=T0)
+    with pytest.raises(LockError, match="alice@laptop"):
+        take(lock, run_id="laptop-200-2", now=T0, live_runs=["laptop-100-1", "laptop-200-2"])
+    with pytest.raises(LockError):  # the same run id list, seen from another controller
+        take(lock, run_id="ci-300-3", now=T0, controller_host="ci", live_runs=["ci-300-3"])
+    with pytest.raises(LockError):  # no list: nothing is known to be dead
+        take(lock, run_id="laptop-200-2", now=T0)
+    assert content(lock)["run_id"] == "laptop-100-1"
+
+
 def test_force_takes_over_a_live_lock(lock):
     take(lock, now=T0)
     result = take(lock, run_id="run-b", owner="bob@desk", force=True, now=T0)

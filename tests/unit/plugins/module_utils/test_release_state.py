@@ -410,3 +410,18 @@ def test_a_prune_interrupted_after_the_rename_is_finished_next_time(tmp_path, pa
     assert (old, partials) == ([], ["1.0.0.partial"])
     prune(path, root, keep=0)
     assert left(root) == ["1.1.0"]
+
+
+def test_good_with_a_root_records_then_prunes_in_one_call(tmp_path, path):
+    versions = ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
+    root = make_app(tmp_path, versions, "1.3.0")
+    history(path, versions, good={"1.0.0", "1.1.0", "1.2.0"})
+    result = run(str(path), "good", "1.3.0", root=str(root), keep=2, now=at(100))
+    assert result["changed"] is True and result["removed"] == ["1.0.0", "1.1.0"]
+    assert left(root) == ["1.2.0", "1.3.0"]
+    state = saved(path)
+    assert (state["current"], state["last_known_good"]) == ("1.3.0", "1.3.0")
+    assert state["releases"]["1.3.0"]["status"] == "good"
+    assert state["releases"]["1.0.0"]["pruned_at"] == stamp(100)
+    again = run(str(path), "good", "1.3.0", root=str(root), keep=2, now=at(101))
+    assert again["changed"] is False and again["removed"] == []

@@ -50,16 +50,19 @@ class HealthServer:
 
     def __init__(self, root: Path):
         self.root, self.answers, self.seen = root, {}, []
+        self.link, self.not_found = "current", set()  # the symlink it serves; paths answering 404
         server = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802 (http.server's name)
                 try:
-                    version = os.path.basename(os.readlink(server.root / "current"))
+                    version = os.path.basename(os.readlink(server.root / server.link))
                 except OSError:
                     version = None
                 server.seen.append(version)
                 status, body = server.answers.get(version, (200, healthy_body(version)))
+                if self.path in server.not_found:
+                    status, body = 404, b"not found"
                 payload = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -576,3 +579,43 @@ def test_with_no_early_verdict_the_whole_timeout_is_waited(site):
 def test_which_answers_are_a_verdict_on_the_new_release(answer, verdict):
     from plugins.module_utils.release_switch import reports_itself_unhealthy
     assert reports_itself_unhealthy(answer, "1.1.0") is verdict
+
+
+# --- another link (the candidate check's preview) and smoke URLs --------------------------------
+
+def test_the_preview_link_switches_and_current_is_untouched(site):
+    root, server, argv, log = site
+    point(root, "1.0.0")
+    os.symlink("releases/1.0.0", root / "preview")
+    server.link = "preview"
+    result = run(root, "1.1.0", server, argv, link="preview", on_failure="keep")
+    assert result["switched"] and result["previous"] == "1.0.0"
+    assert os.readlink(root / "preview") == "releases/1.1.0"
+    assert link(root) == "releases/1.0.0"  # what is live stays live
+    assert read_current(str(root), "preview") == "releases/1.1.0"
+    assert not os.path.lexists(root / "preview.next")
+
+
+@pytest.mark.parametrize("link", ["", "a/b", "..", "releases", "shared"])
+def test_a_link_that_is_not_a_plain_name_is_refused(site, link):
+    root, server, argv, _ = site
+    with pytest.raises(SwitchError, match="link must be a plain name"):
+        switch(str(root), "1.1.0", runner(argv), http_probe, reload_command=argv,
+               health_url=server.url, link=link, **FAST)
+
+
+def test_a_failing_smoke_url_fails_the_switch_and_restores(site):
+    root, server, argv, log = site
+    point(root, "1.0.0")
+    server.not_found.add("/missing")
+    with pytest.raises(SwitchError, match=r"smoke URL http://127.0.0.1:\d+/missing answered HTTP 404; "
+                                          r"restored current to 1.0.0"):
+        run(root, "1.1.0", server, argv, smoke_urls=["/healthz", "/missing"])
+    assert link(root) == "releases/1.0.0"
+
+
+def test_passing_smoke_urls(site):
+    root, server, argv, log = site
+    point(root, "1.0.0")
+    result = run(root, "1.1.0", server, argv, smoke_urls=["/healthz", "/"])
+    assert result["switched"] and link(root) == "releases/1.1.0"

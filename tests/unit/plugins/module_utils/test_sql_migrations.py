@@ -244,6 +244,13 @@ def test_client_applies_the_app_migrations_and_records_them(mariadb, client):
     assert pending(APP_MIGRATIONS, client.applied_versions()) == []
 
 
+def test_client_reads_the_servers_version_number(mariadb, client):
+    version = client.server_version()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), version
+    out = subprocess.run(["mariadbd", "--version"], capture_output=True, text=True).stdout
+    assert version in out
+
+
 def test_the_record_table_is_the_documented_one(mariadb, client):
     client.execute(TABLE_DDL)
     columns = mariadb.sql("SELECT column_name, column_type, is_nullable, column_key "
@@ -382,6 +389,7 @@ def test_module_applies_pending_migrations(module_runs):
     assert (result["status"], result["changed"]) == ("CHANGED", True)
     assert result["applied"] == versions
     assert result["schema_version"] == max(versions)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", result["server_version"])
     assert module_runs["after1"]["modapply"] == [(x["version"], x["name"]) for x in APP_MIGRATIONS]
 
 
