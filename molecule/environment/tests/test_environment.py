@@ -137,7 +137,7 @@ def test_each_web_host_drains_itself_through_its_lb_agent_and_comes_back(host):
         assert backend_stats(host)[name]["status"] == "UP"
     try:
         set_agent_state("web1", "drain")
-        assert wait_for_status(host, "web1", "DRAIN", seconds=5)
+        assert wait_for_status(host, "web1", "DRAIN (agent)", seconds=5)
         # A drained host takes no new request: every one goes to web2 (HAProxy's session counts).
         before = {name: int(row["stot"]) for name, row in backend_stats(host).items()}
         assert [get(f"{LB_URL}/healthz") for _ in range(10)] == [200] * 10
