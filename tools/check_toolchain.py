@@ -3,66 +3,57 @@
 
 The outage began with a locally upgraded toolchain, so a drifted controller is an error, not a
 warning. Run with the virtualenv's interpreter: it inspects the distributions installed there.
+With ``--collections requirements.yml`` it also compares the collections Ansible loads.
+
+The comparison is plugins/module_utils/toolchain.py, the same code the preflight role runs before
+every playbook.
 """
-import re
+import argparse
+import os
 import sys
-from importlib import metadata
 
-from packaging.version import InvalidVersion, Version
+import ansible.module_utils
 
-PIN = re.compile(r"^\s*([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\s*==\s*([^\s;#]+)")
+# The repository's module_utils, imported under their usual name as the plugins import them.
+_MODULE_UTILS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plugins", "module_utils")
+if _MODULE_UTILS not in ansible.module_utils.__path__:
+    ansible.module_utils.__path__.append(_MODULE_UTILS)
 
-
-def same_version(pinned, installed):
-    """As pip compares them: 9.2 and 9.2.0 are one version."""
-    try:
-        return Version(pinned) == Version(installed)
-    except InvalidVersion:
-        return pinned == installed
+from ansible.module_utils.toolchain import (  # noqa: E402
+    RESTORE, ToolchainError, collection_drift, collection_search_paths, drift, read_collection_pins, read_pins)
 
 
-def read_pins(path):
-    pins = {}
-    try:
-        handle = open(path, encoding="utf-8")
-    except OSError as exc:
-        raise SystemExit(f"toolchain: cannot read {path}: {exc.strerror}") from None
-    with handle:
-        for number, line in enumerate(handle, 1):
-            stripped = line.split("#", 1)[0].strip()
-            if not stripped:
-                continue
-            match = PIN.match(stripped)
-            if not match:
-                raise SystemExit(f"{path}:{number}: '{stripped}' is not an exact pin (name==version)")
-            pins[match.group(1).lower().replace("_", "-")] = match.group(2)
-    return pins
+def _ansible_collection_paths():
+    """Where Ansible, configured as for this run (ANSIBLE_CONFIG, ANSIBLE_COLLECTIONS_PATH), looks."""
+    from ansible import constants
 
-
-def drift(pins):
-    problems = []
-    for name, wanted in sorted(pins.items()):
-        try:
-            installed = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            problems.append(f"  {name}: pinned {wanted}, not installed")
-            continue
-        if not same_version(wanted, installed):
-            problems.append(f"  {name}: pinned {wanted}, installed {installed}")
-    return problems
+    return collection_search_paths(constants.COLLECTIONS_PATHS, constants.COLLECTIONS_SCAN_SYS_PATH)
 
 
 def main(argv):
-    path = argv[1] if len(argv) > 1 else "requirements.txt"
-    pins = read_pins(path)
-    problems = drift(pins)
-    if problems:
-        print(f"toolchain: the controller differs from {path}:", file=sys.stderr)
-        print("\n".join(problems), file=sys.stderr)
-        print("toolchain: refusing to run. Restore the pins with `make toolchain-reinstall` "
-              "(or change requirements.txt through a reviewed commit).", file=sys.stderr)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("requirements", nargs="?", default="requirements.txt")
+    parser.add_argument("--collections", metavar="REQUIREMENTS_YML",
+                        help="also compare the collections Ansible loads with this requirements.yml")
+    args = parser.parse_args(argv[1:])
+    try:
+        pins = read_pins(args.requirements)
+        problems = drift(pins)
+        collections = {}
+        if args.collections:
+            collections = read_collection_pins(args.collections)
+            problems += collection_drift(collections, _ansible_collection_paths())
+    except ToolchainError as exc:
+        print(exc, file=sys.stderr)
         return 1
-    print(f"toolchain: {len(pins)} pins match {path}")
+    if problems:
+        checked = args.requirements + (f" and {args.collections}" if args.collections else "")
+        print(f"toolchain: the controller differs from {checked}:", file=sys.stderr)
+        print("\n".join(problems), file=sys.stderr)
+        print(f"toolchain: refusing to run. {RESTORE}.", file=sys.stderr)
+        return 1
+    print(f"toolchain: {len(pins)} pins match {args.requirements}"
+          + (f", {len(collections)} collections match {args.collections}" if args.collections else ""))
     return 0
 
 

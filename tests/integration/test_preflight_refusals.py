@@ -1,10 +1,12 @@
 """provision-stack.yml refuses a bad inventory or stack before any host changes.
 
 Each case runs the real playbook with the repo's ansible.cfg against a temporary inventory shaped
-like inventories/local/ (hosts.yml with groups lb/web/db, group_vars/all/vars.yml). Its one host,
-`ghost`, is reached with community.docker.docker at a container that does not exist, so a missed
-refusal could not change anything: it would only show up as a task after preflight (the control
-case shows what that looks like). The cases are independent runs and run concurrently.
+like inventories/local/ (hosts.yml with groups lb/web/db, group_vars/all/vars.yml), of an
+environment `test` that inventories/ does not declare, in a network of its own (TEST-NET-3). Its one
+host, `ghost`, is reached with community.docker.docker at a container that does not exist, so a
+missed refusal could not change anything: it would only show up as a task after preflight's
+controller checks (the control case shows what that looks like). The cases are independent runs and
+run concurrently. The change-control refusals are in test_change_control.py.
 """
 
 from __future__ import annotations
@@ -19,39 +21,19 @@ from pathlib import Path
 
 import pytest
 import yaml
+from preflight_testing import host_tasks
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / ".venv" / "bin"
 STACKS = REPO / "stacks"
 LOCK = yaml.safe_load((STACKS / "stacks.lock").read_text())
-ROLE = REPO / "roles" / "preflight" / "tasks"
 FATAL = re.compile(r"^fatal: \[ghost\]: FAILED! => (\{.*\})$", re.M)
-HEADER = re.compile(r"^(PLAY|TASK) \[(.*)\] \**$", re.M)
-
-
-def _checking_tasks():
-    """Names of the preflight tasks that check the inventory and load the stack (main.yml's
-    include of inventory.yml and stack.yml and their tasks): the only tasks a refused run may show."""
-    names = set()
-    main = yaml.safe_load((ROLE / "main.yml").read_text())
-    for task in [t for entry in main for t in entry.get("block", [entry])]:
-        included = task.get("ansible.builtin.include_tasks")
-        if included in ("inventory.yml", "stack.yml"):
-            names.add(task["name"])
-            names.update(t["name"] for t in yaml.safe_load((ROLE / included).read_text()))
-    assert len(names) >= 4, names
-    return {f"preflight : {name}" for name in names}
-
-
-CHECKING_TASKS = _checking_tasks()
 
 
 def _outside_checks(stdout):
-    """Play and task headers of the run that are not preflight's inventory and stack checks."""
-    return [f"{kind} [{name}]" for kind, name in HEADER.findall(stdout)
-            if not (kind == "PLAY" and name == "Check the run before any host changes")
-            and not (kind == "TASK" and (name in CHECKING_TASKS or
-                                         name.startswith("preflight : Validating arguments against arg spec")))]
+    """Play and task headers of the run that are not preflight's controller-side checks."""
+    return host_tasks(stdout)
+
 
 pytestmark = pytest.mark.skipif(not (BIN / "ansible-playbook").exists(),
                                 reason=".venv has no ansible-playbook (make toolchain)")
@@ -59,7 +41,7 @@ pytestmark = pytest.mark.skipif(not (BIN / "ansible-playbook").exists(),
 BASE_VARS = {
     "stackguard_environment": "test",
     "stackguard_stack": {"name": "php74-apache24", "revision": 1},
-    "stackguard_networks": ["172.29.80.0/24"],
+    "stackguard_networks": ["203.0.113.0/24"],
     "database_app_password": "not-a-secret-test-only",  # no vault in this inventory
 }
 
@@ -70,7 +52,8 @@ def _inventory(root, case, vars_):
     (inventory / "hosts.yml").write_text("---\n" + yaml.safe_dump({"all": {"children": {
         "lb": {"hosts": {}},
         "web": {"hosts": {"ghost": {"ansible_host": "sg-test-does-not-exist",
-                                    "ansible_connection": "community.docker.docker"}}},
+                                    "ansible_connection": "community.docker.docker",
+                                    "stackguard_address": "203.0.113.5"}}},
         "db": {"hosts": {}},
     }}}, sort_keys=False))
     (inventory / "group_vars" / "all" / "vars.yml").write_text("---\n" + yaml.safe_dump(vars_, sort_keys=False))
