@@ -9,7 +9,7 @@ APP_VERSION ?= $(shell sed -n 's/^  version: "\(.*\)"/\1/p' inventories/local/gr
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
 .PHONY: help setup toolchain toolchain-reinstall engine apt-proxy images release up down deploy \
-        rollback verify bench test lint unit molecule stack-lock
+        rollback verify bench test lint unit molecule stack-lock dev dev-verify dev-down dev-test
 
 help:
 	@echo "make up      - set up and run the local environment; prints the app's URL"
@@ -21,6 +21,9 @@ help:
 	@echo "make bench   - benchmarks (print figures)"
 	@echo "make release - build the app's release tarball into build/releases"
 	@echo "make stack-lock - record new stack manifest revisions in stacks/stacks.lock"
+	@echo "make dev     - a dev environment in Docker from a pinned stack (STACK=<name>@<rev>|<env>)"
+	@echo "make dev-verify - the dev containers against the stack's pins (fails on drift)"
+	@echo "make dev-down - remove the dev environment"
 
 # --- setup: toolchain, Docker engine, base images (idempotent) ---------------------------------
 setup: toolchain engine apt-proxy images
@@ -64,6 +67,20 @@ rollback: toolchain
 verify: toolchain
 	@$(BIN)/ansible-playbook playbooks/verify.yml
 
+# --- a developer's environment: Docker only, from the stack an environment pins --------------
+# sg-dev-web and sg-dev-db serve app/ at http://127.0.0.1:8090/; their images are built by the
+# production roles and rebuilt only when the manifest changes. STACK=<name>@<revision> or
+# STACK=<environment> (default: the local inventory's pin, which is production's).
+dev: setup
+	@$(BIN)/ansible-playbook playbooks/dev-environment.yml $(if $(STACK),-e stack=$(STACK))
+
+# The dev containers against the stack's manifest (stack_verify); non-zero exit on drift.
+dev-verify: toolchain
+	@$(BIN)/ansible-playbook playbooks/dev-environment.yml -e dev_state=verified $(if $(STACK),-e stack=$(STACK))
+
+dev-down: toolchain
+	@$(BIN)/ansible-playbook playbooks/dev-environment.yml -e dev_state=absent
+
 # Benchmarks print figures; they need the local environment (`make up`).
 bench: up
 	@$(BIN)/python bench/version_compare.py
@@ -74,14 +91,20 @@ test:
 	@$(STAGE) setup $(MAKE) --no-print-directory setup
 	@$(STAGE) lint $(MAKE) --no-print-directory lint
 	@$(STAGE) unit $(MAKE) --no-print-directory unit
+	@$(STAGE) dev $(MAKE) --no-print-directory dev-test
 	@$(STAGE) molecule $(MAKE) --no-print-directory molecule
 
 lint:
 	@$(BIN)/yamllint --strict .
 	@$(BIN)/ansible-lint --profile production --offline
+	@$(BIN)/actionlint -no-color
 
+# The dev environment test builds images and runs containers (minutes): its own stage, dev-test.
 unit:
-	@$(BIN)/python -m pytest tests/unit tests/integration -q
+	@$(BIN)/python -m pytest tests/unit tests/integration -q --ignore=tests/integration/test_dev_environment.py
+
+dev-test:
+	@$(BIN)/python -m pytest tests/integration/test_dev_environment.py -q
 
 # Every scenario shares molecule/resources/base.yml; `make molecule MOLECULE_SCENARIOS=default`
 # runs one.
