@@ -26,7 +26,7 @@ options:
         description:
           - C(slack) sends C({"text", "attachments"}), what Slack and Mattermost incoming webhooks
             accept.
-          - C(generic) sends the event as JSON, plus C("source": "stackguard").
+          - 'C(generic) sends the event as JSON, plus C("source": "stackguard").'
         type: str
         choices: [slack, generic]
         default: generic

@@ -67,8 +67,8 @@ stack_facts:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.stack_check import (
-    compare, diff, pinned_packages, pinned_services, runtimes_for, summary, table)
+from ansible.module_utils.drift_check import check_host, manifest_errors
+from ansible.module_utils.stack_check import diff, table
 from ansible.module_utils.stack_module import gatherer
 
 
@@ -83,19 +83,16 @@ def main():
         supports_check_mode=True,
     )
     manifest, groups = module.params["manifest"], module.params["groups"]
-    for field in ("name", "revision", "packages"):
-        if field not in manifest:
-            module.fail_json(msg=f"manifest: field '{field}' is missing; pass the manifest the "
-                                 f"stack_manifest lookup returns")
+    errors = manifest_errors(manifest)
+    if errors:
+        module.fail_json(msg=errors[0])
     try:
-        facts = gatherer(module).gather(pinned_packages(manifest, groups),
-                                        pinned_services(manifest, groups),
-                                        runtimes_for(manifest, groups))
-        items = compare(facts, manifest, groups, module.params["package_ranges"])
+        # The same function the on-host drift monitor runs (stackguard-drift-check).
+        checked = check_host(gatherer(module), manifest, groups, module.params["package_ranges"])
     except (RuntimeError, ValueError) as exc:
         module.fail_json(msg=str(exc))
-    result = dict(changed=False, in_sync=not items, drift=items, summary=summary(items, manifest),
-                  stack_facts=facts)
+    items = checked["drift"]
+    result = dict(changed=False, **checked)
     if module._diff and items:
         result["diff"] = diff(items, manifest, "this host")
     if items and module.params["fail_on_drift"]:
