@@ -113,12 +113,16 @@ def main():
     if not params["artifact_content"]:
         module.fail_json(msg="release_stage runs through its action plugin, which sends the artifact")
     host = params["label"] or socket.gethostname()
+    php = module.get_bin_path("php")
+    if not php:
+        if module.check_mode:  # a new host: runtime_stack, before this, did not install it either
+            module.exit_json(changed=True, staged=False, compat=None, lint_errors=[],
+                             msg=f"{host} has no PHP yet: the release would be checked and staged "
+                                 f"once the runtime stack is installed")
+        module.fail_json(msg=f"php is not installed on {host}; nothing changed")
     facts = gatherer(module).gather(runtimes=("php",))
     if params["mariadb_version"]:
         facts["mariadb"] = {"version": params["mariadb_version"]}
-    php = module.get_bin_path("php")
-    if not php and not module.check_mode:
-        module.fail_json(msg=f"php is not installed on {host}; nothing changed")
 
     def run(argv):
         return module.run_command(argv, environ_update={"LC_ALL": "C"})
