@@ -9,7 +9,7 @@ APP_VERSION ?= $(shell sed -n 's/^  version: "\(.*\)"/\1/p' inventories/local/gr
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
 .PHONY: help setup toolchain toolchain-reinstall engine apt-proxy images release up down deploy \
-        rollback verify bench test lint unit molecule stack-lock dev dev-verify dev-down dev-test
+        rollback verify bench bench-fleet test lint unit molecule stack-lock dev dev-verify dev-down dev-test
 
 help:
 	@echo "make up      - set up and run the local environment; prints the app's URL"
@@ -18,7 +18,8 @@ help:
 	@echo "make deploy  - deploy the local inventory's pinned release again"
 	@echo "make rollback - back to the last known-good release (ROLLBACK_TO=<version> to choose)"
 	@echo "make verify  - check every host against its pinned stack (fails on drift)"
-	@echo "make bench   - benchmarks (print figures)"
+	@echo "make bench   - benchmarks on the local environment: one table, build/bench/report.json, a chart"
+	@echo "make bench-fleet - verify, deploy and rollback at 2, 8 and 16 web hosts (own containers)"
 	@echo "make release - build the app's release tarball into build/releases"
 	@echo "make stack-lock - record new stack manifest revisions in stacks/stacks.lock"
 	@echo "make dev     - a dev environment in Docker from a pinned stack (STACK=<name>@<rev>|<env>)"
@@ -81,10 +82,17 @@ dev-verify: toolchain
 dev-down: toolchain
 	@$(BIN)/ansible-playbook playbooks/dev-environment.yml -e dev_state=absent
 
-# Benchmarks print figures; they need the local environment (`make up`).
+# Benchmarks print figures; they need the local environment (`make up`). deploy.py measures
+# deploy, rollback, failover, verify.yml and stack_verify against the floor, under load, and writes
+# build/bench/report.json and build/bench/deploy-timeline.svg (see bench/README.md).
 bench: up
 	@$(BIN)/python bench/version_compare.py
-	@$(BIN)/python bench/verify.py
+	@$(BIN)/python bench/deploy.py
+
+# The cost as the fleet grows (2, 8, 16 web hosts) in its own containers (sg-bench-*), removed at
+# the end; provisioning them takes a while and is not in the figures.
+bench-fleet: setup release
+	@$(BIN)/python bench/fleet.py
 
 # --- checks ----------------------------------------------------------------------------------
 test:

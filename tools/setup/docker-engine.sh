@@ -5,6 +5,17 @@ set -euo pipefail
 state_dir=${STACKGUARD_STATE_DIR:-/var/lib/stackguard}
 mkdir -p "$state_dir"
 
+# systemd in each container takes about 7 inotify instances, and Linux's default of 128 per user
+# stops systemd from starting (the container exits) past about 18 containers on the machine.
+limit=$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 1024)
+if [ "$(id -u)" -eq 0 ] && [ "$limit" -lt 1024 ]; then
+  if sysctl -q -w fs.inotify.max_user_instances=1024; then
+    echo "docker: fs.inotify.max_user_instances raised from $limit to 1024 (systemd containers)"
+  else
+    echo "docker: could not raise fs.inotify.max_user_instances ($limit): at most ~18 systemd containers" >&2
+  fi
+fi
+
 if docker info >/dev/null 2>&1; then
   echo "docker: engine already running"
   exit 0
