@@ -1,27 +1,19 @@
 DOCUMENTATION = r"""
 name: controller_run
-short_description: Identify this ansible-playbook run on the controller, or ask whether another is alive
+short_description: Identify this ansible-playbook run on the controller, and the runs alive on it
 description:
   - Without options, returns who runs this playbook and where - user, controller host name, the
     process id of the C(ansible-playbook) process (not of a worker), and a run id
     C(<host>-<pid>-<start ticks>) - for deploy locks and audit records.
-  - With I(alive), returns whether the run with that id is still running on this controller - the
-    same host, the same pid and the same process start time (a pid alone is reused), so a lock left
-    by a run that died can be told from one held by a run still going.
-options:
-  alive:
-    description: A run id this lookup returned earlier, to check.
-    type: str
+  - C(live_runs) lists the run ids of every C(ansible-playbook) process running on this
+    controller now. A run id holds the process start time (a pid alone is reused), so a lock left by
+    a run that died here is one whose id is not in the list (the deploy_lock module takes it over).
 """
 
 EXAMPLES = r"""
 - name: Identify this run
   ansible.builtin.set_fact:
     run: "{{ lookup('controller_run') }}"
-
-- name: Is the lock holder still running here?
-  ansible.builtin.debug:
-    msg: "{{ lookup('controller_run', alive=holder.run_id) }}"
 """
 
 RETURN = r"""
@@ -29,8 +21,7 @@ _raw:
   description: >-
     {user, host, pid, run_id, ci_run_id, live_runs} (ci_run_id is the pipeline's run id or null;
     live_runs the run ids of every ansible-playbook process running on this controller now, so a
-    deploy lock left by a run that died here can be taken over in the same call that takes it);
-    with I(alive), a boolean.
+    deploy lock left by a run that died here can be taken over in the same call that takes it).
   type: list
   elements: raw
 """
@@ -98,22 +89,10 @@ def live_runs(host):
     return sorted(runs)
 
 
-def alive(run, host):
-    """Whether run id `run` names a process still running on this host."""
-    try:
-        run_host, pid, _ = run.rsplit("-", 2)
-        pid = int(pid)
-    except (AttributeError, ValueError):
-        return False
-    return run_host == host and run_id(host, pid) == run
-
-
 class LookupModule(LookupBase):
     def run(self, terms, variables=None, **kwargs):
         self.set_options(var_options=variables, direct=kwargs)
         host = socket.gethostname()
-        if self.get_option("alive"):
-            return [alive(self.get_option("alive"), host)]
         pid = playbook_pid()
         ci_run_id = next((os.environ[v] for v in CI_RUN_ID_VARIABLES if os.environ.get(v)), None)
         return [{"user": getpass.getuser(), "host": host, "pid": pid, "run_id": run_id(host, pid),

@@ -3,6 +3,13 @@ import os
 import tempfile
 
 
+def is_release_name(version):
+    """Whether `version` can name a directory under releases/: one path component, and not the
+    `.partial` a staging run unpacks into."""
+    return (isinstance(version, str) and bool(version) and "/" not in version and "\0" not in version
+            and version not in (".", "..") and not version.endswith(".partial"))
+
+
 def make_dirs(directory, mode=0o755):
     """Create `directory` and its missing parents with `mode`, whatever the umask."""
     if os.path.isdir(directory):

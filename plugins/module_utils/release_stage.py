@@ -19,7 +19,7 @@ import os
 import shutil
 import tarfile
 
-from ansible.module_utils.file_paths import make_dirs, write_atomically
+from ansible.module_utils.file_paths import is_release_name, make_dirs, write_atomically
 from ansible.module_utils.release_compat import (
     ReleaseError, member_name, member_problem, run as check_compat)
 
@@ -31,8 +31,7 @@ class StageError(Exception):
 
 
 def check_version_name(version):
-    if (not version or "/" in version or "\0" in version or version in (".", "..")
-            or version.endswith(".partial")):
+    if not is_release_name(version):
         raise StageError(f"version {version!r} is not a release directory name; nothing changed")
 
 

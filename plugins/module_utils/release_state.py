@@ -20,7 +20,7 @@ import json
 import os
 import shutil
 
-from ansible.module_utils.file_paths import make_dirs, write_atomically
+from ansible.module_utils.file_paths import is_release_name, make_dirs, write_atomically
 
 ACTIONS = ("query", "deployed", "good", "bad", "prune")
 PARTIAL = ".partial"
@@ -47,8 +47,7 @@ def empty():
 
 
 def check_version_name(version):
-    if (not isinstance(version, str) or not version or "/" in version or "\0" in version
-            or version in (".", "..") or version.endswith(PARTIAL)):
+    if not is_release_name(version):
         raise StateError(f"version {version!r} is not a release name")
 
 

@@ -20,6 +20,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from ansible.module_utils.file_paths import is_release_name
+
 RELEASES = "releases"
 CURRENT = "current"
 NEXT = "current.next"
@@ -36,8 +38,7 @@ class SwitchError(Exception):
 
 
 def check_version_name(version):
-    if (not version or "/" in version or "\0" in version or version in (".", "..")
-            or version.endswith(".partial")):
+    if not is_release_name(version):
         raise SwitchError(f"version {version!r} is not a release directory name; nothing changed")
 
 
