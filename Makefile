@@ -9,7 +9,8 @@ APP_VERSION ?= $(shell sed -n 's/^  version: "\(.*\)"/\1/p' inventories/local/gr
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
 .PHONY: help setup toolchain toolchain-reinstall engine apt-proxy images release up down deploy \
-        rollback verify bench bench-fleet test lint unit molecule stack-lock dev dev-verify dev-down dev-test
+        rollback verify bench bench-fleet test lint unit molecule stack-lock backup restore backup-verify \
+        bench-backup dev dev-verify dev-down dev-test
 
 help:
 	@echo "make up      - set up and run the local environment; prints the app's URL"
@@ -22,6 +23,10 @@ help:
 	@echo "make bench-fleet - verify, deploy and rollback at 2, 8 and 16 web hosts (own containers)"
 	@echo "make release - build the app's release tarball into build/releases"
 	@echo "make stack-lock - record new stack manifest revisions in stacks/stacks.lock"
+	@echo "make backup  - a base backup of the local database now (shipped to backup1)"
+	@echo "make restore RESTORE_TO='2026-11-30 14:05:00'|latest|<binlog>:<pos> [IN_PLACE=1]"
+	@echo "make backup-verify - restore the latest backup into scratch and compare it with live"
+	@echo "make bench-backup - base backup and restore times at 10k, 100k and 1M rows, and the RPO"
 	@echo "make dev     - a dev environment in Docker from a pinned stack (STACK=<name>@<rev>|<env>)"
 	@echo "make dev-verify - the dev containers against the stack's pins (fails on drift)"
 	@echo "make dev-down - remove the dev environment"
@@ -68,6 +73,22 @@ rollback: toolchain
 verify: toolchain
 	@$(BIN)/ansible-playbook playbooks/verify.yml
 
+# --- backups (roles/backup) -------------------------------------------------------------------
+# A base backup now on every database host: the program the 23:59 timer runs.
+backup: toolchain
+	@$(BIN)/ansible db -m ansible.builtin.command -a "stackguard-backup base --kind manual"
+
+# Point in time into the scratch instance beside production (UTC time, latest or a binlog
+# position); IN_PLACE=1 replaces the live database after a safety backup. JSON keeps the space.
+restore: toolchain
+	@test -n "$(RESTORE_TO)" || { echo "make restore RESTORE_TO='2026-11-30 14:05:00'|latest|<binlog>:<pos>"; exit 2; }
+	@$(BIN)/ansible-playbook playbooks/restore.yml -e '{"restore_to": "$(RESTORE_TO)"}' \
+	  $(if $(IN_PLACE),-e restore_in_place=true)
+
+# The restore test: the latest backup plus binlogs into scratch, compared with live at that point.
+backup-verify: toolchain
+	@$(BIN)/ansible-playbook playbooks/backup-verify.yml
+
 # --- a developer's environment: Docker only, from the stack an environment pins --------------
 # sg-dev-web and sg-dev-db serve app/ at http://127.0.0.1:8090/; their images are built by the
 # production roles and rebuilt only when the manifest changes. STACK=<name>@<revision> or
@@ -93,6 +114,11 @@ bench: up
 # the end; provisioning them takes a while and is not in the figures.
 bench-fleet: setup release
 	@$(BIN)/python bench/fleet.py
+
+# Backup and restore times at 10k, 100k and 1M rows, and the RPO, in its own containers
+# (sg-mol-bak-bench-*), removed at the end.
+bench-backup: setup
+	@$(BIN)/python bench/backup.py
 
 # --- checks ----------------------------------------------------------------------------------
 test:
