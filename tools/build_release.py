@@ -2,8 +2,9 @@
 """Build a release tarball of a PHP app: build/releases/<name>-<version>.tar.gz and its .sha256.
 
 The tarball holds the app tree at its root plus release.json (version, schema_version, built_at).
-It is reproducible: sorted entries, fixed owners and times (SOURCE_DATE_EPOCH, default the newest
-file's mtime), so the same source gives the same sha256.
+It is reproducible: sorted entries, fixed owners and times (SOURCE_DATE_EPOCH, else the time of
+the last commit that touched the source when it is a clean part of a git checkout, else the newest
+file's mtime), so the same source gives the same sha256 in every clone.
 
 usage: build_release.py [--source app] [--name stackguard-app] [--out build/releases] VERSION
 """
@@ -14,6 +15,7 @@ import io
 import json
 import os
 import re
+import subprocess
 import sys
 import tarfile
 import time
@@ -42,13 +44,29 @@ def schema_version(source):
     return max(numbers, default=0)
 
 
+def commit_time(source):
+    """The time of the last commit that touched ``source``, or None when it is not in a git
+    checkout or has uncommitted changes (then the files' own times are the truth). A checkout's
+    file times are when it was cloned, which would give every clone another sha256."""
+    def git(*args):
+        return subprocess.run(["git", "-C", source, *args], capture_output=True, text=True, check=False)
+    try:
+        status = git("status", "--porcelain", "--", ".")
+        last = git("log", "-1", "--format=%ct", "--", ".")
+    except OSError:
+        return None  # no git on this machine
+    if status.returncode or last.returncode or status.stdout.strip() or not last.stdout.strip():
+        return None
+    return int(last.stdout.strip())
+
+
 def build(source, name, version, out_dir):
     if not VERSION.fullmatch(version):
         raise SystemExit(f"build-release: version '{version}' is not MAJOR.MINOR.PATCH[-suffix]")
     if not os.path.isfile(os.path.join(source, "composer.json")):
         raise SystemExit(f"build-release: {source}/composer.json is missing")
     files = list(source_files(source))
-    epoch = int(os.environ.get("SOURCE_DATE_EPOCH")
+    epoch = int(os.environ.get("SOURCE_DATE_EPOCH") or commit_time(source)
                 or max((int(os.stat(p).st_mtime) for p, _ in files), default=0))
     metadata = {"version": version, "schema_version": schema_version(source),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))}

@@ -130,6 +130,39 @@ def test_without_source_date_epoch_the_time_is_the_newest_file(tmp_path, monkeyp
     assert {m.mtime for m in members(target)} == {1650000000}
 
 
+def _git(cwd, *args):
+    subprocess.run(["git", "-C", str(cwd), "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+                   check=True, capture_output=True)
+
+
+def test_two_clones_build_the_same_sha256_whatever_their_file_times(tmp_path, monkeypatch):
+    """In a clean git checkout the time is the last commit's: a clone's files are as new as the
+    clone, and the pipeline's build must match the one a developer pinned."""
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    origin = tmp_path / "origin"
+    shutil.copytree(APP, origin / "app")
+    _git(origin, "init", "-q")
+    _git(origin, "add", "-A")
+    monkeypatch.setenv("GIT_COMMITTER_DATE", "1600000000 +0000")
+    _git(origin, "commit", "-q", "-m", "app")
+    digests = set()
+    for name, when in (("one", 1700000000), ("two", 1800000000)):
+        subprocess.run(["git", "clone", "-q", str(origin), str(tmp_path / name)], check=True)
+        for path in (tmp_path / name / "app").rglob("*"):
+            os.utime(path, (when, when))
+        target, digest = build_release.build(str(tmp_path / name / "app"), "stackguard-app", "1.0.0",
+                                             str(tmp_path / f"out-{name}"))
+        assert {m.mtime for m in members(target)} == {1600000000}
+        digests.add(digest)
+    assert len(digests) == 1
+    # An uncommitted change is not the commit: the files' own times again.
+    (tmp_path / "two" / "app" / "composer.json").write_text("{}")
+    os.utime(tmp_path / "two" / "app" / "composer.json", (1900000000, 1900000000))
+    target, _ = build_release.build(str(tmp_path / "two" / "app"), "stackguard-app", "1.0.0",
+                                    str(tmp_path / "out-dirty"))
+    assert {m.mtime for m in members(target)} == {1900000000}
+
+
 def test_app_ini_with_secrets_is_never_shipped(tmp_path):
     source = tmp_path / "src"
     shutil.copytree(APP, source)
