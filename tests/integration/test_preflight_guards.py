@@ -155,7 +155,7 @@ CASES = {
     # Controls: the guards let these through to their hosts.
     "control-staging": dict(checkout="fleet", inventory="inventories/staging", refused=False),
     "control-staging-from-a-dirty-checkout": dict(checkout="dirty", inventory="inventories/staging", refused=False,
-                                                  expect_stdout=["WARNING: the checkout", "has uncommitted changes "
+                                                  expect_output=["[WARNING]: the checkout", "has uncommitted changes "
                                                                  "(README.md)"]),
     "control-ad-hoc-release-on-staging": dict(checkout="fleet", inventory="inventories/staging", refused=False,
                                               args=["-e", RELEASE_OVERRIDE]),
@@ -247,11 +247,11 @@ def test_a_guard_refuses_before_any_host_is_contacted(runs, case):
 def test_a_run_the_guards_accept_goes_on_to_its_hosts(runs, case):
     run = runs[case]
     assert "Refused:" not in run["output"], run["output"]
-    assert "TASK [preflight : Load and verify the stack manifest against stacks.lock]" in run["stdout"]
+    assert "TASK [preflight : Check the inventory, the networks, change control, the toolchain, promotion and the stack pins]" in run["stdout"]
     assert host_tasks(run["stdout"]), run["stdout"]
     assert "No such container: sg-test-ghost-" in run["output"]
-    for fragment in CASES[case].get("expect_stdout", []):
-        assert fragment in run["stdout"]
+    for fragment in CASES[case].get("expect_output", []):
+        assert fragment in run["output"]
 
 
 # The promotion path, end to end -----------------------------------------------------------------

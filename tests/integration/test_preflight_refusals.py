@@ -148,7 +148,7 @@ def test_control_a_good_inventory_passes_preflight_checks_and_reaches_the_host(r
     """Without a refusal the run goes on to a task on the host, which fails: no such container."""
     run = runs["control"]
     assert run["rc"] != 0
-    assert "TASK [preflight : Load and verify the stack manifest against stacks.lock]" in run["stdout"]
+    assert "TASK [preflight : Check the inventory, the networks, change control, the toolchain, promotion and the stack pins]" in run["stdout"]
     assert _outside_checks(run["stdout"])  # e.g. TASK [preflight : Refresh the apt package lists]
     assert "sg-test-does-not-exist" in run["output"]
 
