@@ -46,6 +46,20 @@ options:
     description: How many of the newest releases C(prune) keeps (besides current and last known good).
     type: int
     default: 5
+  unlock:
+    description:
+      - After the state is recorded, release this run's deploy lock (see the deploy_lock module), so
+        a deploy's last step is one call. Not in check mode.
+    type: dict
+    suboptions:
+      path:
+        description: The lock file.
+        type: path
+        required: true
+      run_id:
+        description: The run that holds it; another run's lock is not released (the task fails).
+        type: str
+        required: true
 """
 
 EXAMPLES = r"""
@@ -64,6 +78,13 @@ EXAMPLES = r"""
     action: bad
     version: "1.2.0"
     reason: "healthz: schema behind: version 1, expected 2"
+
+- name: Mark it good, prune, and release this run's deploy lock, in one call
+  release_state:
+    action: good
+    version: "1.2.0"
+    root: /srv/stackguard-app
+    unlock: {path: /var/lib/stackguard/deploy.lock, run_id: "{{ deploy_lock_run.run_id }}"}
 
 - name: Delete old releases, keeping the newest 5
   release_state:
@@ -92,6 +113,7 @@ removed:
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.deploy_lock import LockError, release as release_lock
 from ansible.module_utils.release_state import StateError, run
 
 
@@ -105,6 +127,8 @@ def main():
             version=dict(type="str"),
             reason=dict(type="str"),
             keep=dict(type="int", default=5),
+            unlock=dict(type="dict", options=dict(path=dict(type="path", required=True),
+                                                  run_id=dict(type="str", required=True))),
         ),
         required_if=[
             ("action", "deployed", ("version",)),
@@ -122,6 +146,12 @@ def main():
         module.fail_json(msg=str(exc), changed=False)
     except OSError as exc:
         module.fail_json(msg=f"release state {params['path']}: {exc}", changed=False)
+    if params["unlock"] and not module.check_mode:
+        try:
+            release_lock(params["unlock"]["path"], params["unlock"]["run_id"])
+        except (LockError, OSError) as exc:
+            module.fail_json(msg=f"recorded {params['action']} {params['version'] or ''}, but the deploy "
+                                 f"lock {params['unlock']['path']} was not released: {exc}", **result)
     module.exit_json(**result)
 
 

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from ansible.module_utils.deploy_lock import acquire
 from ansible.module_utils.release_state import run
 from tests.unit.ansible_adhoc import ANSIBLE, ansible
 
@@ -48,6 +49,12 @@ def setup_prune(base, path):
     history(path, ("deployed", "1.0.0"), ("deployed", "1.1.0"), ("deployed", "1.2.0"))
 
 
+def setup_locked(base, path):
+    """Deployed by run-a, which holds the deploy lock beside the state file."""
+    history(path, ("deployed", "1.0.0"))
+    acquire(os.path.join(os.path.dirname(path), "deploy.lock"), "alice@laptop", "run-a")
+
+
 def setup_corrupt(base, path):
     os.makedirs(os.path.dirname(path))
     with open(path, "w") as handle:
@@ -62,6 +69,9 @@ CASES = {
     "prune": (setup_prune, {"action": "prune", "keep": 1}, ()),
     "corrupt": (setup_corrupt, {"action": "deployed", "version": "1.0.0"}, ()),
     "check": (setup_one_deployed, {"action": "good", "version": "1.0.0"}, ("--check",)),
+    "good-unlock": (setup_locked, {"action": "good", "version": "1.0.0", "unlock": "run-a"}, ()),
+    "good-unlock-other": (setup_locked, {"action": "good", "version": "1.0.0", "unlock": "run-b"}, ()),
+    "check-unlock": (setup_locked, {"action": "good", "version": "1.0.0", "unlock": "run-a"}, ("--check",)),
 }
 
 
@@ -76,6 +86,8 @@ def runs(tmp_path_factory):
         args = {"path": str(path), **args}
         if name == "prune":
             args["root"] = str(base / "app")
+        if "unlock" in args:  # the run id that releases the lock beside the state file
+            args["unlock"] = {"path": str(path.parent / "deploy.lock"), "run_id": args["unlock"]}
         specs[name] = (base, path, before, args, flags)
     with ThreadPoolExecutor(max_workers=len(specs)) as pool:
         futures = {name: pool.submit(ansible, "release_state", args, *flags)
@@ -133,3 +145,25 @@ def test_check_mode(runs):
     assert rc == 0, host.get("msg")
     assert host["changed"] is True and host["state"]["last_known_good"] == "1.0.0"
     assert path.read_text() == before
+
+
+def test_good_with_unlock_records_and_releases_the_runs_lock_in_one_call(runs):
+    rc, host, base, path, _ = runs["good-unlock"]
+    assert rc == 0, host.get("msg")
+    assert saved(path)["last_known_good"] == "1.0.0"
+    assert not (path.parent / "deploy.lock").exists()
+
+
+def test_unlock_leaves_another_runs_lock_and_says_so(runs):
+    rc, host, base, path, _ = runs["good-unlock-other"]
+    assert rc != 0
+    assert "was not released" in host["msg"] and "not releasing another run's lock" in host["msg"]
+    assert json.loads((path.parent / "deploy.lock").read_text())["run_id"] == "run-a"
+    assert saved(path)["last_known_good"] == "1.0.0"  # the record itself was made
+
+
+def test_check_mode_keeps_the_lock(runs):
+    rc, host, base, path, before = runs["check-unlock"]
+    assert rc == 0, host.get("msg")
+    assert path.read_text() == before
+    assert (path.parent / "deploy.lock").exists()
