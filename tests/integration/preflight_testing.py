@@ -54,12 +54,12 @@ def _task_names(path):
 
 def controller_tasks():
     """The preflight tasks that run on the controller only: main.yml's includes up to the stack
-    manifest (not deployed_release.yml and packages.yml, which read the hosts), and their tasks."""
+    manifest (not host_checks.yml, which reads the hosts), and their tasks."""
     names = set()
     main = yaml.safe_load((ROLE_TASKS / "main.yml").read_text())
     for task in main[0]["block"]:
         included = task.get("ansible.builtin.include_tasks")
-        if included in ("deployed_release.yml", "packages.yml"):
+        if included == "host_checks.yml":
             continue
         names.add(task["name"])
         if included:
