@@ -11,8 +11,11 @@ description:
     C(stackguard_environment), C(stackguard_app_release.version), the stack (C(name), C(revision)
     and C(digest) from the C(preflight_stack_manifest) fact when the preflight role set it, else
     C(name) and C(revision) from C(stackguard_stack)) and the git commit of the playbook's
-    directory with C(dirty) (tracked files changed; both null outside a git checkout). Variables
-    are read for the play's first host, at the end of the play.
+    directory with C(dirty) (tracked files changed; both null outside a git checkout). The commit
+    is C(preflight_commit) instead when the preflight role recorded it (the checkout it judged),
+    and C(change_ticket) is the run's change ticket (C(preflight_change_ticket_confirmed), else
+    C(-e change_ticket)), only when it has one. Variables are read for the play's first host, at the
+    end of the play.
   - C(when) is the play's start, end (ISO 8601 UTC) and duration in seconds.
   - C(hosts) has each host's C(ok), C(changed), C(failed), C(unreachable) and C(skipped) task
     counts in this play, counted as the recap does (C(ok) includes C(changed); an ignored
@@ -52,7 +55,8 @@ if _MODULE_UTILS not in ansible.module_utils.__path__:
     ansible.module_utils.__path__.append(_MODULE_UTILS)
 
 from ansible.module_utils.audit import (  # noqa: E402
-    append_line, build_record, git_state, relative_path, release_version, stack_info, to_line, who)
+    append_line, build_record, git_state, play_hosts, play_reader, relative_path, release_version, run_identity,
+    stack_info, to_line, who)
 
 
 def _user():
@@ -92,10 +96,7 @@ class CallbackModule(CallbackBase):
             self._host(host.get_name())
 
     def _play_hosts(self, play):
-        try:
-            return play.get_variable_manager()._inventory.get_hosts(play.hosts)
-        except Exception:
-            return []
+        return play_hosts(play)
 
     def _host(self, name):
         return self._counts.setdefault(name, {"ok": 0, "changed": 0, "failed": 0, "unreachable": 0,
@@ -134,32 +135,14 @@ class CallbackModule(CallbackBase):
 
     def _play_vars(self, play):
         """Only the few variables recorded, templated, for the play's first host."""
-        wanted = {"environment": None, "release": None, "stack": stack_info()}
-        hosts = self._play_hosts(play)
-        if not hosts:
-            return wanted
-        from ansible.template import Templar
-
-        manager = play.get_variable_manager()
-        variables = manager.get_vars(play=play, host=hosts[0], include_hostvars=False)
-        templar = Templar(loader=manager._loader, variables=variables)
-
-        def value(name, *path):
-            try:
-                found = templar.template(variables[name]) if name in variables else None
-                for key in path:
-                    found = templar.template(found[key]) if isinstance(found, dict) and key in found else None
-                return found
-            except Exception:  # an undefined or broken variable is not recorded
-                return None
-
+        value = play_reader(play)
         environment = value("stackguard_environment")
-        wanted["environment"] = None if environment is None else str(environment)
-        wanted["release"] = release_version({"version": value("stackguard_app_release", "version")})
         manifest = {key: value("preflight_stack_manifest", key) for key in ("name", "revision", "digest")}
         pin = {key: value("stackguard_stack", key) for key in ("name", "revision")}
-        wanted["stack"] = stack_info(manifest, pin)
-        return wanted
+        return {"environment": None if environment is None else str(environment),
+                "release": release_version({"version": value("stackguard_app_release", "version")}),
+                "stack": stack_info(manifest, pin),
+                "identity": run_identity(value, self._git)}
 
     def _finish_play(self):
         play, self._play = self._play, None
@@ -170,7 +153,8 @@ class CallbackModule(CallbackBase):
                 variables = self._play_vars(play)
             except Exception as error:
                 self._display.warning(f"stackguard_audit: could not read the play's variables: {error}")
-                variables = {"environment": None, "release": None, "stack": stack_info()}
+                variables = {"environment": None, "release": None, "stack": stack_info(),
+                             "identity": run_identity(lambda *_: None, self._git)}
             record = build_record(
                 who=who(_user(), socket.gethostname(), os.environ),
                 playbook=self._playbook,
@@ -178,7 +162,8 @@ class CallbackModule(CallbackBase):
                 environment=variables["environment"],
                 release=variables["release"],
                 stack=variables["stack"],
-                git=self._git,
+                git=dict(self._git or {}, commit=variables["identity"]["commit"]),
+                change_ticket=variables["identity"]["change_ticket"],
                 started=self._started,
                 ended=time.time(),
                 hosts=self._counts,

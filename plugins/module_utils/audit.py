@@ -4,7 +4,7 @@ A record::
 
     {"who":  {"user", "controller_host", "ci_run_id"},
      "what": {"playbook", "play", "environment", "release", "stack": {"name", "revision", "digest"},
-              "commit", "dirty"},
+              "commit", "dirty", "change_ticket" (only when the run has one)},
      "when": {"started", "ended", "seconds"},
      "hosts": {"<host>": {"ok", "changed", "failed", "unreachable", "skipped"}},
      "totals": {"ok", "changed", "failed", "unreachable", "skipped", "hosts"}}
@@ -111,7 +111,8 @@ def relative_path(path, cwd):
     return path if relative.startswith("..") else relative
 
 
-def build_record(*, who, playbook, play, environment, release, stack, git, started, ended, hosts):
+def build_record(*, who, playbook, play, environment, release, stack, git, started, ended, hosts,
+                 change_ticket=None):
     """One audit record. ``started``/``ended`` are epoch seconds; ``hosts`` maps a host to its
     counts (see ``host_counts``); ``git`` is ``git_state``'s result."""
     per_host = {str(host): host_counts(counts) for host, counts in sorted((hosts or {}).items())}
@@ -135,6 +136,8 @@ def build_record(*, who, playbook, play, environment, release, stack, git, start
         "hosts": per_host,
         "totals": totals(per_host),
     }
+    if change_ticket not in (None, ""):
+        record["what"]["change_ticket"] = str(change_ticket)
     return _redacted(record)
 
 
@@ -153,18 +156,65 @@ def to_line(record):
     return json.dumps(_redacted(record), sort_keys=True, default=str, separators=(",", ":")) + "\n"
 
 
-def append_line(path, line):
-    """Append ``line`` with one write on an O_APPEND descriptor (0600 when created), creating the
-    parent directories; concurrent writers' lines do not interleave on a local filesystem."""
+def append_line(path, line, mode=0o600, directory_mode=0o700):
+    """Append ``line`` with one write on an O_APPEND descriptor (``mode`` when created), creating
+    the parent directories (``directory_mode``); concurrent writers' lines do not interleave on a
+    local filesystem. Also writes each host's deployments.jsonl (release_switch)."""
     path = os.path.expanduser(path)
     directory = os.path.dirname(path)
     if directory:
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(directory, mode=directory_mode, exist_ok=True)
     data = line.encode("utf-8")
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
     try:
         written = os.write(descriptor, data)
         while written < len(data):  # only on a short write (signals, full disk)
             written += os.write(descriptor, data[written:])
     finally:
         os.close(descriptor)
+
+
+def play_hosts(play):
+    """The hosts a play runs on (the run's --limit applied); [] when they cannot be read."""
+    try:
+        return play.get_variable_manager()._inventory.get_hosts(play.hosts)
+    except Exception:
+        return []
+
+
+def play_reader(play):
+    """``value(name, *path)``: a variable as the play's first host sees it (extra vars, inventory,
+    facts set so far), templated, walking ``path`` into dicts; None when undefined or broken.
+    Controller side only (the callbacks): reads nothing but the variables asked for."""
+    hosts = play_hosts(play)
+    if not hosts:
+        return lambda name, *path: None
+    from ansible.template import Templar
+
+    manager = play.get_variable_manager()
+    variables = manager.get_vars(play=play, host=hosts[0], include_hostvars=False)
+    templar = Templar(loader=manager._loader, variables=variables)
+
+    def value(name, *path):
+        try:
+            found = templar.template(variables[name]) if name in variables else None
+            for key in path:
+                found = templar.template(found[key]) if isinstance(found, dict) and key in found else None
+            return found
+        except Exception:  # an undefined or broken variable is not recorded
+            return None
+
+    return value
+
+
+def text_or_none(value):
+    return None if value in (None, "") else str(value)
+
+
+def run_identity(value, git):
+    """``{commit, change_ticket}`` of a run: the commit preflight recorded (``preflight_commit``)
+    else the playbook checkout's, and the change ticket (confirmed by preflight, else -e
+    change_ticket) when there is one. ``value`` is a ``play_reader``."""
+    commit = text_or_none(value("preflight_commit")) or (git or {}).get("commit")
+    ticket = text_or_none(value("preflight_change_ticket_confirmed")) or text_or_none(value("change_ticket"))
+    return {"commit": commit, "change_ticket": ticket}

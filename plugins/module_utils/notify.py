@@ -183,3 +183,87 @@ def send_all(webhooks, event, timeout=5):
             continue
         results.append(send(url, body, timeout=timeout))
     return results
+
+
+# Deploy and rollback runs (the stackguard_notify callback gathers the facts, this builds the event)
+
+RUN_KINDS = ("deploy", "rollback")
+REASON_LIMIT = 500
+
+
+def _hosts_text(hosts):
+    hosts = list(hosts)
+    return ", ".join(hosts[:8]) + (f" and {len(hosts) - 8} more" if len(hosts) > 8 else "")
+
+
+def run_event(kind, *, environment=None, release=None, switches=(), failures=(), who=None,
+              playbook=None, at=None):
+    """The event a deploy or rollback run sends when it ends, from plain data.
+
+    ``switches``: each release_switch call, in order, ``{host, version, previous, current,
+    switched, restored, failed, msg}`` (a delegated call under the host it switched).
+    ``failures``: each task that failed the run, in order, ``{host, task, msg}`` (unreachable
+    hosts too). ``who``: ``{user, controller_host, ci_run_id, commit, change_ticket}``.
+
+    The outcome: ``deployed``/``rolled_back`` (no failure), ``refused`` (a failure before any
+    host's ``current`` moved), ``failed_rolled_back`` (a deploy that failed after a switch and
+    whose hosts all serve their previous release again) or ``failed`` (some host was left on the
+    release, or a rollback failed after a switch).
+    """
+    if kind not in RUN_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(RUN_KINDS)}, not {kind!r}")
+    final = {}
+    for call in switches:  # the first call on a host says where it came from, the last where it is
+        entry = final.setdefault(call["host"], {"from": call.get("previous"), "to": None, "result": None})
+        entry["to"] = call.get("current")
+        entry["result"] = ("restored" if call.get("restored") else "failed" if call.get("failed")
+                           else "switched" if call.get("switched") else "unchanged")
+    for entry in final.values():
+        if entry["result"] == "switched" and entry["to"] == entry["from"]:
+            entry["result"] = "rolled_back"  # switched, then switched back by a later call
+    switched = any(call.get("switched") for call in switches)
+    if kind == "deploy":
+        target = release
+    else:  # a rollback's target is what its switches asked for
+        targets = [call.get("version") for call in switches if call.get("version")]
+        target = targets[0] if targets else release
+    first = failures[0] if failures else None
+    reason = None
+    if first:
+        reason = " ".join(f"{first.get('host')}: {first.get('msg') or 'failed'}".split())
+        if len(reason) > REASON_LIMIT:
+            reason = reason[:REASON_LIMIT - 3] + "..."
+    hosts = sorted(final)
+    failed_hosts = sorted({f.get("host") for f in failures if f.get("host")})
+    previous = sorted({str(e["from"]) for e in final.values() if e["from"] is not None and e["from"] != target})
+    from_text = f" (from {', '.join(previous)})" if previous else ""
+    name = f"release {target}" if target else "the release"
+
+    if not failures:
+        outcome, status = ("deployed" if kind == "deploy" else "rolled_back"), "ok"
+        if kind == "deploy":
+            summary = f"Release {target} deployed on {_hosts_text(hosts) or 'no host'}{from_text}"
+        else:
+            summary = f"Rolled back {_hosts_text(hosts) or 'no host'} to {target}{from_text}"
+    elif not switched:
+        outcome, status = "refused", "failed"
+        verb = "Deploy of" if kind == "deploy" else "Rollback to"
+        summary = f"{verb} {name} refused before any host changed: {reason}"
+    elif kind == "deploy" and all(e["to"] != target for e in final.values()):
+        outcome, status = "failed_rolled_back", "failed"
+        summary = (f"Release {target} failed on {_hosts_text(failed_hosts)} and was rolled back on "
+                   f"{_hosts_text(hosts)}: {reason}")
+    else:
+        outcome, status = "failed", "failed"
+        left = sorted(h for h, e in final.items() if e["to"] == target)
+        verb = "Release" if kind == "deploy" else "Rollback to"
+        summary = (f"{verb} {target} failed on {_hosts_text(failed_hosts)}"
+                   + (f"; {_hosts_text(left)} serve(s) {target}" if left else "") + f": {reason}")
+    details = {"outcome": outcome, "release": target, "hosts": final, "failed_hosts": failed_hosts,
+               "reason": reason, "playbook": playbook}
+    details.update({k: v for k, v in (who or {}).items() if v not in (None, "")})
+    event = {"kind": kind, "environment": environment, "status": status, "summary": summary,
+             "details": {k: v for k, v in details.items() if v not in (None, [], {})} | {"outcome": outcome}}
+    if at:
+        event["at"] = at
+    return normalize(event)

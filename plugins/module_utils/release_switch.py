@@ -11,15 +11,22 @@ with the reason.
 Side effects go through two callables so the logic runs the same in the module and in tests:
 ``reload()`` returns ``(rc, stdout, stderr)`` and ``probe(url, timeout)`` returns
 ``(http_status or None, body text or None, connection error or None)``.
+
+Each call that is not a check also leaves one JSON line in the host's deployment log
+(``deployment_entry``, ``log_deployment``): when, which action, from and to which release, the
+result, and who ran it.
 """
+import datetime
 import errno
 import json
 import os
+import socket
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
+from ansible.module_utils.audit import append_line
 from ansible.module_utils.file_paths import is_release_name
 
 RELEASES = "releases"
@@ -27,6 +34,12 @@ CURRENT = "current"
 NEXT = "current.next"
 # One request never waits longer than this, so a hung server still leaves time to retry.
 REQUEST_TIMEOUT = 5.0
+# The deployment log: what a switch was done for, and who may be named in a line.
+ACTIONS = ("deploy", "rollback", "automatic_rollback")
+WHO_FIELDS = ("user", "controller", "ci_run_id", "commit", "change_ticket")
+LOG_MODE = 0o640
+LOG_DIRECTORY_MODE = 0o750
+REASON_LIMIT = 1000
 
 
 class SwitchError(Exception):
@@ -362,3 +375,49 @@ def resolve_command(argv, get_bin_path):
     if not path:
         raise ValueError(f"reload command {program!r} not found on this host")
     return [path] + list(argv[1:])
+
+
+def outcome(result, error=None, version=None):
+    """What a switch came to, in one word, from its result (and the SwitchError, when it failed):
+    ``switched``, ``unchanged`` (already current, healthy), ``refused`` (nothing changed),
+    ``restored`` (failed, and the previous release is back) or ``failed``."""
+    if error is None:
+        return "switched" if result.get("switched") else "unchanged"
+    if result.get("restored"):
+        return "restored"
+    if result.get("switched"):
+        return "failed"
+    # not switched: refused (nothing changed), unless it was already current and is unhealthy
+    return "failed" if version is not None and result.get("previous") == version else "refused"
+
+
+def who_fields(who):
+    """Only the known who fields, as strings or None: nothing else reaches the log."""
+    who = who if isinstance(who, dict) else {}
+    return {name: (None if who.get(name) in (None, "") else str(who[name])) for name in WHO_FIELDS}
+
+
+def deployment_entry(action, version, result, error=None, who=None, host=None, now=None):
+    """One deployment log record for a switch to ``version`` done for ``action``, from its result
+    dict (the module's return values; SwitchError.result on failure) and the error, if any."""
+    moment = datetime.datetime.fromtimestamp(time.time() if now is None else now, datetime.timezone.utc)
+    reason = None if error is None else " ".join(str(error).split())[:REASON_LIMIT]
+    return {
+        "time": moment.replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+        "host": host if host is not None else socket.gethostname(),
+        "action": action,
+        "from": result.get("previous"),
+        "to": version,
+        "current": result.get("current"),
+        "result": outcome(result, error, version),
+        "reason": reason,
+        "elapsed": result.get("elapsed"),
+        "who": who_fields(who),
+    }
+
+
+def log_deployment(path, entry):
+    """Append ``entry`` as one JSON line to ``path`` with one O_APPEND write (0640 when created;
+    the directory 0750 when created), so the lines of concurrent runs never interleave."""
+    line = json.dumps(entry, sort_keys=True, separators=(",", ":"), default=str) + "\n"
+    append_line(path, line, mode=LOG_MODE, directory_mode=LOG_DIRECTORY_MODE)

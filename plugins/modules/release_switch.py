@@ -116,6 +116,39 @@ options:
         description: This run's id; another run's lock is never released.
         type: str
         required: true
+  log_file:
+    description:
+      - The host's deployment log. When set, every call that is not a check appends one JSON line
+        there - C(time), C(host), C(action), C(from), C(to), C(current), C(result) (C(switched),
+        C(unchanged), C(refused), C(restored) or C(failed)), C(reason), C(elapsed) and C(who) - with
+        one write on a file opened with C(O_APPEND), created 0640 (its directory 0750).
+      - A log that cannot be written is a warning (RV(log_error)); it never fails the switch.
+    type: path
+  action:
+    description: What the switch is for, as the deployment log records it.
+    type: str
+    choices: [deploy, rollback, automatic_rollback]
+    default: deploy
+  who:
+    description: Who runs the switch, as the deployment log records it (never a secret).
+    type: dict
+    default: {}
+    suboptions:
+      user:
+        description: The user running the playbook on the controller.
+        type: str
+      controller:
+        description: The controller's host name.
+        type: str
+      ci_run_id:
+        description: The CI pipeline's run id, when run from one.
+        type: str
+      commit:
+        description: The checkout commit the run comes from.
+        type: str
+      change_ticket:
+        description: The change ticket of the run, when there is one.
+        type: str
 """
 
 EXAMPLES = r"""
@@ -143,6 +176,14 @@ EXAMPLES = r"""
     health_url: http://127.0.0.1:8081/healthz
     smoke_urls: [/healthz, /]
     on_failure: keep
+
+- name: Switch, and record who did it in the host's deployment log
+  release_switch:
+    root: /srv/stackguard-app
+    version: "1.2.0"
+    log_file: /var/log/stackguard/deployments.jsonl
+    action: deploy
+    who: {user: deploy, controller: ci-runner-3, ci_run_id: "4711", commit: 3f2c9e1}
 
 - name: Switch, and keep the new release in place for inspection when it is unhealthy
   release_switch:
@@ -193,13 +234,39 @@ state:
   description: The release record after the call (see the release_state module).
   type: dict
   returned: when state_file is set and the record was written
+log_error:
+  description: Why the deployment log line could not be written.
+  type: str
+  returned: when log_file is set and writing it failed
 """
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.deploy_lock import LockError, release as release_lock
 from ansible.module_utils.lb_agent import Agent
 from ansible.module_utils.release_state import StateError, run as record_state
-from ansible.module_utils.release_switch import SwitchError, http_probe, resolve_command, switch
+from ansible.module_utils.release_switch import (
+    ACTIONS, WHO_FIELDS, SwitchError, deployment_entry, http_probe, log_deployment, previous_version,
+    read_current, resolve_command, switch)
+
+
+def _log(module, result, error=None):
+    """Append this call's line to the deployment log (not in check mode); a failure to write it is
+    a warning in the result, never a failed switch."""
+    params = module.params
+    if not params["log_file"] or module.check_mode:
+        return
+    if "previous" not in result:  # refused before looking at current
+        try:
+            result["previous"] = previous_version(params["root"], read_current(params["root"], params["link"]))
+            result.setdefault("current", result["previous"])
+        except (SwitchError, OSError):
+            pass
+    entry = deployment_entry(params["action"], params["version"], result, error, params["who"])
+    try:
+        log_deployment(params["log_file"], entry)
+    except OSError as exc:
+        result["log_error"] = f"could not append to {params['log_file']}: {exc}"
+        module.warn(result["log_error"])
 
 
 def main():
@@ -222,6 +289,9 @@ def main():
             record=dict(type="str", choices=["deployed", "good"], default="deployed"),
             unlock=dict(type="dict", options=dict(path=dict(type="path", required=True),
                                                   run_id=dict(type="str", required=True))),
+            log_file=dict(type="path"),
+            action=dict(type="str", choices=list(ACTIONS), default="deploy"),
+            who=dict(type="dict", default={}, options={name: dict(type="str") for name in WHO_FIELDS}),
         ),
         supports_check_mode=True,
     )
@@ -231,7 +301,9 @@ def main():
         argv = resolve_command(reload_command, module.get_bin_path)
     except ValueError as exc:
         if not module.check_mode:
-            module.fail_json(msg=f"{exc}; nothing changed")
+            refused = {"changed": False}
+            _log(module, refused, f"{exc}; nothing changed")
+            module.fail_json(msg=f"{exc}; nothing changed", **refused)
         argv = reload_command  # check mode reloads nothing: the host may not have it yet
 
     def reload():
@@ -263,6 +335,7 @@ def main():
                 failed["state"] = record("good", failed["current"])["state"]
         except (StateError, OSError) as record_exc:
             failed["state_error"] = str(record_exc)
+        _log(module, failed, exc)
         module.fail_json(msg=str(exc), **failed)
     try:
         recorded = record(params["record"], params["version"])
@@ -271,8 +344,10 @@ def main():
         if params["unlock"] and not module.check_mode:
             release_lock(params["unlock"]["path"], params["unlock"]["run_id"])
     except (StateError, LockError, OSError) as exc:
+        _log(module, result)  # the switch itself succeeded
         module.fail_json(msg=f"switched to {params['version']} (healthy), but: {exc}",
                          **{**result, "changed": True})
+    _log(module, result)
     module.exit_json(**result)
 
 
