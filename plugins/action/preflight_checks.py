@@ -225,5 +225,6 @@ class ActionModule(ActionBase):
             # A lookup's own refusal (an unusable policy, an unknown stack, a manifest that differs
             # from stacks.lock) reads like the others.
             return {**result, "failed": True, "msg": str(exc.message if hasattr(exc, "message") else exc)}
-        return {**result, "changed": False, "ansible_facts": facts,
+        # Facts of this run only: a fact cache must never answer a later run's preflight.
+        return {**result, "changed": False, "ansible_facts": facts, "_ansible_facts_cacheable": False,
                 **({"warnings": warnings} if warnings else {})}

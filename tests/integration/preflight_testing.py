@@ -53,18 +53,16 @@ def _task_names(path):
 
 
 def controller_tasks():
-    """The preflight tasks that run on the controller only: main.yml's includes up to the stack
-    manifest (not host_checks.yml, which reads the hosts), and their tasks."""
+    """The preflight tasks that run on the controller only: main.yml's tasks but host_checks.yml
+    (which reads the hosts), and the tasks of the files they include."""
     names = set()
-    main = yaml.safe_load((ROLE_TASKS / "main.yml").read_text())
-    for task in main[0]["block"]:
+    for task in yaml.safe_load((ROLE_TASKS / "main.yml").read_text()):
         included = task.get("ansible.builtin.include_tasks")
         if included == "host_checks.yml":
             continue
         names.add(task["name"])
         if included:
             names.update(_task_names(ROLE_TASKS / included))
-    names.add(main[0]["name"])
     return {f"preflight : {name}" for name in names}
 
 
