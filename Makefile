@@ -9,7 +9,7 @@ APP_VERSION ?= $(shell sed -n 's/^  version: "\(.*\)"/\1/p' inventories/local/gr
 MOLECULE_SCENARIOS ?= $(sort $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml))))
 
 .PHONY: help setup toolchain toolchain-reinstall engine apt-proxy images release up down deploy \
-        rollback verify bench bench-fleet test lint unit molecule stack-lock backup restore backup-verify \
+        rollback upgrade-stack rollback-stack verify bench bench-fleet test lint unit molecule stack-lock backup restore backup-verify \
         bench-backup dev dev-verify dev-down dev-test
 
 help:
@@ -19,6 +19,8 @@ help:
 	@echo "make deploy  - deploy the local inventory's pinned release again"
 	@echo "make rollback - back to the last known-good release (ROLLBACK_TO=<version> to choose)"
 	@echo "make verify  - check every host against its pinned stack (fails on drift)"
+	@echo "make upgrade-stack POOL=<web pool> - provision the pool on its stack, deploy, move the traffic to it"
+	@echo "make rollback-stack - traffic back to the previous web pool (RETIRE=<pool> CONFIRM=<pool> retires one)"
 	@echo "make bench   - benchmarks on the local environment: one table, build/bench/report.json, a chart"
 	@echo "make bench-fleet - verify, deploy and rollback at 2, 8 and 16 web hosts (own containers)"
 	@echo "make release - build the app's release tarball into build/releases"
@@ -68,6 +70,18 @@ deploy: toolchain release
 # Back to the last known-good release (or ROLLBACK_TO=<version>); never the database.
 rollback: toolchain
 	@$(BIN)/ansible-playbook playbooks/rollback.yml $(if $(ROLLBACK_TO),-e rollback_to=$(ROLLBACK_TO))
+
+# A stack upgrade as a blue/green swap: POOL names the new web pool (a group web_<name> under web,
+# pinning its stack in group_vars); refused before any host changes if the pinned release does not
+# support that stack. Locally the pool's containers are created on the pool's Debian release.
+upgrade-stack: setup release
+	@$(BIN)/ansible-playbook playbooks/upgrade-stack.yml -e stack_pool=$(POOL)
+
+# The traffic back to the previous web pool (one HAProxy reload); RETIRE=<pool> CONFIRM=<pool>
+# retires a pool instead (never the live one).
+rollback-stack: toolchain
+	@$(BIN)/ansible-playbook playbooks/rollback-stack.yml \
+	  $(if $(RETIRE),-e retire_pool=$(RETIRE) -e confirm_retire=$(CONFIRM))
 
 # Every host against its pinned stack; non-zero exit on drift.
 verify: toolchain
