@@ -9,12 +9,12 @@ host it switched. Then one more deploy, with webhooks pointing at a listener in 
 import json
 import socket
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from deploy_testing import build_variant, host, served
 from stackguard_testing import REPO, run_playbook
+
+from tests.webhook_listener import WebhookListener, closed_url
 
 testinfra_hosts = ["ansible://web1"]
 LOG = "/var/log/stackguard/deployments.jsonl"
@@ -67,34 +67,9 @@ def test_the_failed_release_shows_as_restored_on_web2_and_rolled_back_on_web1():
     assert not [e for e in web1 + web2 if e["to"] in ("2.0.0", "1.2.0", "1.3.0", "1.5.0", "1.6.0", "1.8.0")]
 
 
-class Listener:
-    def __init__(self):
-        self.received = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                owner.received.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def test_a_deploy_posts_its_outcome_and_a_dead_webhook_is_only_a_warning(tmp_path):
-    listener = Listener()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        closed = f"http://127.0.0.1:{sock.getsockname()[1]}/hooks/down"
+    listener = WebhookListener()
+    closed = closed_url("/hooks/down")
     webhooks = [{"url": f"{listener.base}/hooks/chat", "style": "slack"},
                 {"url": f"{listener.base}/hooks/generic", "style": "generic"},
                 {"url": closed, "style": "generic"}]
@@ -106,7 +81,7 @@ def test_a_deploy_posts_its_outcome_and_a_dead_webhook_is_only_a_warning(tmp_pat
     assert result.returncode == 0, result.stdout[-4000:]
     assert "stackguard_notify: deploy deployed sent to 2 of 3 webhook(s)" in result.stdout
     assert "did not take the deploy event" in result.stdout + result.stderr
-    bodies = dict(listener.received)
+    bodies = {request["path"]: request["body"] for request in listener.received}
     assert set(bodies) == {"/hooks/chat", "/hooks/generic"}
     assert bodies["/hooks/chat"]["text"] == (
         "[stackguard molecule-deploy] deploy OK: Release 1.9.0 deployed on web1, web2")

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from tests.webhook_listener import WebhookListener, closed_url
 
 REPO = Path(__file__).resolve().parents[4]
 PLAYBOOK_BIN = REPO / ".venv" / "bin" / "ansible-playbook"
@@ -25,35 +24,14 @@ pytestmark = pytest.mark.skipif(not PLAYBOOK_BIN.exists(),
 
 @pytest.fixture
 def listener():
-    received = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            received.append({"path": self.path, "headers": dict(self.headers), "body": body})
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/hooks/chat", received
-    server.shutdown()
-    server.server_close()
-
-
-def _closed_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}/down"
+    server = WebhookListener()
+    yield f"{server.base}/hooks/chat", server.received
+    server.close()
 
 
 def test_notify_webhooks_through_ansible_playbook(tmp_path, listener):
     url, received = listener
-    down = _closed_url()
+    down = closed_url()
     event = {"kind": "deploy", "summary": "Release 1.4.2 deployed", "status": "ok",
              "details": {"release": "1.4.2", "vault_database_app_password": "{{ vault_database_app_password }}"}}
     tasks = [
@@ -97,7 +75,7 @@ def test_notify_webhooks_through_ansible_playbook(tmp_path, listener):
     (request,) = received  # only the first task sent anything
     assert request["path"] == "/hooks/chat"
     assert request["headers"]["Content-Type"] == "application/json"
-    body = json.loads(request["body"])
+    body = request["body"]
     assert body["text"] == "[stackguard testenv] deploy OK: Release 1.4.2 deployed"
     assert {f["title"]: f["value"] for f in body["attachments"][0]["fields"]} == {"release": "1.4.2"}
-    assert "s3cret" not in proc.stdout and b"s3cret" not in request["body"]
+    assert "s3cret" not in proc.stdout and b"s3cret" not in request["raw"]

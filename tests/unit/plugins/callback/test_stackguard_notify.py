@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from ansible.module_utils.notify import display_url
 from tests.unit.plugins.module_utils.test_release_switch import HealthServer, reload_script, stage
+from tests.webhook_listener import WebhookListener, closed_url
 
 REPO = Path(__file__).resolve().parents[4]
 PLAYBOOK_BIN = REPO / ".venv" / "bin" / "ansible-playbook"
@@ -80,45 +78,6 @@ CASES = {
 }
 
 
-class Listener:
-    """An incoming webhook on 127.0.0.1: records each POST; answers after ``delay`` seconds."""
-
-    def __init__(self, delay=0.0):
-        self.received = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 (http.server's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                owner.received.append({"path": self.path, "type": self.headers.get("Content-Type"),
-                                       "body": json.loads(body)})
-                time.sleep(delay)
-                try:
-                    self.send_response(200)
-                    self.end_headers()
-                    self.wfile.write(b"ok")
-                except OSError:
-                    pass  # the client gave up
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/T000/{SECRET}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _closed_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}/down/{SECRET}"
-
-
 def _run(base, playbook_name, inventory, extra, check):
     playbook = base / playbook_name
     playbook.write_text(json.dumps(PLAY, indent=2), encoding="utf-8")  # JSON is YAML
@@ -158,12 +117,13 @@ def runs(tmp_path_factory):
                                "log_file": str(base / host / "log" / "deployments.jsonl")}
             for style in styles:
                 if style == "down":
-                    webhooks.append({"url": _closed_url(), "style": "generic"})
+                    webhooks.append({"url": closed_url(f"/down/{SECRET}"), "style": "generic"})
                     continue
-                hook = Listener(delay=4.0 if style == "slow" else 0.0)
+                hook = WebhookListener(delay=4.0 if style == "slow" else 0.0)
                 stack.callback(hook.close)
                 hooks[style] = hook
-                webhooks.append({"url": hook.url, "style": "generic" if style == "slow" else style})
+                webhooks.append({"url": f"{hook.base}/hooks/T000/{SECRET}",
+                                 "style": "generic" if style == "slow" else style})
             inventory = base / "hosts.yml"
             inventory.write_text(json.dumps({"all": {
                 "vars": {"stackguard_environment": "unit-env", "stackguard_webhooks": webhooks,

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from ansible.module_utils.notify import display_url, payload, redact, send, send_all
+from tests.webhook_listener import WebhookListener
+from tests.webhook_listener import closed_url as webhook_closed_url
 
 EVENT = {
     "kind": "deploy",
@@ -22,55 +21,25 @@ EVENT = {
 }
 
 
-class Listener:
-    """An HTTP server on 127.0.0.1 (ephemeral port) in a thread, recording each POST."""
-
-    def __init__(self, status=200):
-        self.requests = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length", 0))
-                owner.requests.append({"path": self.path, "headers": dict(self.headers),
-                                       "body": self.rfile.read(length)})
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def listener():
-    server = Listener()
+    server = WebhookListener()
+    server.url = server.base + "/hook"
     yield server
     server.close()
 
 
 @pytest.fixture
 def failing_listener():
-    server = Listener(status=500)
+    server = WebhookListener(status=500)
+    server.url = server.base + "/hook"
     yield server
     server.close()
 
 
 @pytest.fixture
 def closed_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hook"
+    return webhook_closed_url("/hook")
 
 
 def test_redact_drops_secret_keys_at_any_depth():
@@ -127,13 +96,13 @@ def test_send_posts_json_to_a_real_listener(listener, monkeypatch):
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:1")
     result = send(listener.url, payload(EVENT, "slack"))
     assert result == {"url": listener.url, "ok": True, "status": 200, "error": None}
-    (request,) = listener.requests
+    (request,) = listener.received
     assert request["path"] == "/hook"
     assert request["headers"]["Content-Type"] == "application/json"
     assert request["headers"]["User-Agent"].startswith("stackguard-notify")
-    received = json.loads(request["body"])
+    received = request["body"]
     assert received["text"].startswith("[stackguard production] deploy OK")
-    assert b"s3cret" not in request["body"]
+    assert b"s3cret" not in request["raw"]
 
 
 def test_a_down_webhook_is_reported_not_raised(closed_url):
@@ -146,7 +115,7 @@ def test_a_500_webhook_is_reported(failing_listener):
     result = send(failing_listener.url, {"text": "x"})
     assert result["ok"] is False and result["status"] == 500
     assert result["error"].startswith("HTTP 500")
-    assert len(failing_listener.requests) == 1
+    assert len(failing_listener.received) == 1
 
 
 def test_send_rejects_non_http_urls_without_raising():
@@ -159,7 +128,7 @@ def test_send_all_reports_each_webhook(listener, closed_url):
                         {"url": listener.url, "style": "bogus"}], EVENT)
     assert [r["ok"] for r in results] == [True, False, False]
     assert "unknown webhook style" in results[2]["error"]
-    (request,) = listener.requests
-    received = json.loads(request["body"])
+    (request,) = listener.received
+    received = request["body"]
     assert received["source"] == "stackguard" and received["kind"] == "deploy"
     assert "db_password" not in received["details"]

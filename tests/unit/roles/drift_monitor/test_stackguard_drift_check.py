@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from tests.unit.roles.host_tools.hostside import HOST_LIB, NOTIFY_BIN, REPO, install, run
-from tests.unit.roles.host_tools.test_stackguard_notify import Listener
+from tests.webhook_listener import WebhookListener
 
 SCRIPT = REPO / "roles" / "drift_monitor" / "files" / "usr" / "local" / "sbin" / "stackguard-drift-check"
 
@@ -77,7 +77,7 @@ class Monitor:
 
 @pytest.fixture
 def listeners():
-    slack, generic = Listener(), Listener()
+    slack, generic = WebhookListener(), WebhookListener()
     yield slack, generic
     slack.close()
     generic.close()
@@ -177,7 +177,7 @@ def test_a_notification_that_could_not_be_run_is_tried_again_next_run(monitor, l
 
 
 def test_a_dead_webhook_is_logged_and_the_drift_counts_as_told(tmp_path):
-    live = Listener()
+    live = WebhookListener()
     try:
         monitor = Monitor(tmp_path, [{"url": "http://127.0.0.1:9/down", "style": "slack"},
                                      {"url": live.base + "/g"}])

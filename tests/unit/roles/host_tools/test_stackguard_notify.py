@@ -4,47 +4,20 @@ The script is the role's file; the library is the repository's, laid out as the 
 Configuration comes from a temporary directory (STACKGUARD_CONFIG_DIR) instead of /etc/stackguard.
 """
 import json
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from tests.unit.roles.host_tools.hostside import HOST_LIB, NOTIFY_BIN, install, run
+from tests.webhook_listener import WebhookListener, closed_url
 
 pytestmark = pytest.mark.skipif(HOST_LIB.exists(), reason=f"{HOST_LIB} exists here and would shadow the copy under test")
 
 SECRET_PATH = "/services/T000/B000/s3cretwebhooktoken"
 
 
-class Listener:
-    def __init__(self, status=200):
-        self.received = []
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                owner.received.append({"path": self.path, "body": json.loads(body),
-                                       "content_type": self.headers.get("Content-Type")})
-                self.send_response(status)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def listener():
-    server = Listener()
+    server = WebhookListener()
     yield server
     server.close()
 
@@ -52,12 +25,6 @@ def listener():
 @pytest.fixture
 def lib(tmp_path):
     return install(tmp_path / "root")
-
-
-def closed_url():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}/down"
 
 
 def configure(tmp_path, webhooks, host=None):
@@ -131,7 +98,7 @@ def test_malformed_configuration_and_details_are_reported_and_the_event_still_go
 
 
 def test_an_error_answer_is_reported_not_raised(tmp_path, lib):
-    failing = Listener(status=500)
+    failing = WebhookListener(status=500)
     try:
         etc = configure(tmp_path, [{"url": failing.base + "/hook", "style": "slack"}])
         proc = notify(lib, etc, "--kind", "drift", "--status", "ok", "--summary", "drift cleared")
