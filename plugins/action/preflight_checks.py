@@ -68,8 +68,8 @@ ansible_facts:
       C(change_control) result), C(preflight_commit), C(preflight_checkout_dirty),
       C(preflight_pipeline_run_id), C(preflight_promotions) (the promotion records this run deploys,
       empty where none is required), C(preflight_promotion_refusals) (only a break-glass run gets
-      here with some: the role refuses them after its confirmation) and C(preflight_stack_manifests) (each pinned manifest by
-      C(<name>@<revision>)).
+      here with some; the role refuses them after its confirmation) and
+      C(preflight_stack_manifests) (each pinned manifest by C(<name>@<revision>)).
   type: dict
   returned: success
 """
