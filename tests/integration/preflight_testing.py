@@ -53,13 +53,11 @@ def _task_names(path):
 
 
 def controller_tasks():
-    """The preflight tasks that run on the controller only: main.yml's tasks but host_checks.yml
-    (which reads the hosts), and the tasks of the files they include."""
+    """The preflight tasks that run on the controller only: main.yml's tasks (the host checks are
+    the `hosts` entry point), and the tasks of the files they include."""
     names = set()
     for task in yaml.safe_load((ROLE_TASKS / "main.yml").read_text()):
         included = task.get("ansible.builtin.include_tasks")
-        if included == "host_checks.yml":
-            continue
         names.add(task["name"])
         if included:
             names.update(_task_names(ROLE_TASKS / included))
