@@ -120,7 +120,7 @@ def main():
                              msg=f"{host} has no PHP yet: the release would be checked and staged "
                                  f"once the runtime stack is installed")
         module.fail_json(msg=f"php is not installed on {host}; nothing changed")
-    facts = gatherer(module).gather(runtimes=("php",))
+    facts = gatherer(module).gather(runtimes=("php",), holds=False)
     if params["mariadb_version"]:
         facts["mariadb"] = {"version": params["mariadb_version"]}
 

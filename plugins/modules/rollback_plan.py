@@ -147,7 +147,7 @@ def main():
         module.fail_json(msg=f"deploy lock {lock['path']}: {exc}", changed=False, lock={})
     try:
         result = plan(params["root"], params["state_file"], params["rollback_to"],
-                      lambda: gatherer(module).gather(runtimes=("php",)), host)
+                      lambda: gatherer(module).gather(runtimes=("php",), holds=False), host)
     except (PlanError, StateError, OSError) as exc:
         if not module.check_mode and taken["changed"]:
             release(lock["path"], lock["run_id"])

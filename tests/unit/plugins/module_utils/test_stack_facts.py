@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -239,8 +240,8 @@ def test_gather_a_web_host_from_its_real_outputs():
         "apache2": {"active": "active", "enabled": "enabled"},
         "nosuch": {"active": "inactive", "enabled": "unknown"},
     }
-    assert replay.calls[0] == ["dpkg-query", "-W", "-f", DPKG_FORMAT,
-                               "apache2", "mariadb-client", "nosuchpkg", "php7.4-cli"]
+    assert ["dpkg-query", "-W", "-f", DPKG_FORMAT,
+            "apache2", "mariadb-client", "nosuchpkg", "php7.4-cli"] in replay.calls
     assert ["systemctl", "show", "-p", "Id,ActiveState,UnitFileState",
             "apache-htcacheclean.service", "apache2.service", "nosuch.service"] in replay.calls
     # apache2ctl, not the bare binary (it reads /etc/apache2/envvars)
@@ -253,7 +254,38 @@ def test_gather_probes_only_the_asked_runtimes_and_nothing_for_empty_lists():
     assert facts["packages"] == {} and facts["services"] == {}
     assert facts["apache"] is None and facts["mariadb"] is None and facts["haproxy"] is None
     assert facts["php"]["version"] == "7.4.33"
-    assert [c[0] for c in replay.calls] == ["apt-mark", "/usr/bin/php", "/usr/bin/php"]
+    assert sorted(c[0] for c in replay.calls) == ["/usr/bin/php", "/usr/bin/php", "apt-mark"]
+
+
+def test_gather_without_holds_leaves_apt_mark_alone():
+    replay = web1_replay()
+    facts = FactGatherer(replay.run, replay.which).gather(runtimes=["php"], holds=False)
+    assert facts["holds"] is None and facts["php"]["version"] == "7.4.33"
+    assert [c[0] for c in replay.calls] == ["/usr/bin/php", "/usr/bin/php"]
+
+
+def test_gather_runs_the_probes_side_by_side():
+    # Each probe waits for the others to have started: run one after another, they would time
+    # out at the barrier; side by side, they all pass it.
+    barrier = threading.Barrier(3, timeout=5)
+    replay = web1_replay()
+
+    def run(argv):
+        if argv[0] in ("dpkg-query", "apt-mark", "systemctl"):
+            barrier.wait()
+        return replay.run(argv)
+
+    facts = FactGatherer(run, replay.which).gather(["apache2"], ["nosuch", "apache2", "apache-htcacheclean"],
+                                                   ["php"])
+    assert facts["packages"] == {"apache2": "2.4.67-1~deb11u3"}
+    assert facts["services"]["apache2"] == {"active": "active", "enabled": "enabled"}
+    assert facts["holds"] == sorted(fixture("bullseye-apt-mark-showhold.txt").split())
+
+
+def test_a_failing_probe_fails_the_gather():
+    replay = Replay({("apt-mark",): (100, "", "E: Could not open lock file\n")}, set())
+    with pytest.raises(RuntimeError, match="apt-mark showhold failed"):
+        FactGatherer(replay.run, replay.which).gather()
 
 
 def test_absent_programs_give_none_without_running_anything():
