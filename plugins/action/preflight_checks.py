@@ -96,6 +96,14 @@ _GUARD_FIELDS = {"environment": "stackguard_environment", "address": "stackguard
                  "stack": "stackguard_stack"}
 
 
+ARGUMENT_SPEC = {
+    **{name: {"type": "path", "required": True}
+       for name in ("inventories_dir", "repo_dir", "requirements", "collections_requirements",
+                    "promotions_dir", "stacks_dir")},
+    "change_ticket": {"type": "str", "default": ""},
+}
+
+
 class Refused(Exception):
     """A check refused the run; the text says what, why and what to do instead."""
 
@@ -127,12 +135,16 @@ class ActionModule(ActionBase):
         return plugin.run(list(terms), variables=task_vars, **options)
 
     def _hostvar(self, task_vars, host, name):
+        # hostvars[host] works out all of the host's variables each time it is asked: once per host.
+        if host not in self._host_vars:
+            self._host_vars[host] = task_vars["hostvars"][host]
         try:
-            return plain(task_vars["hostvars"][host].get(name))
+            return plain(self._host_vars[host].get(name))
         except AnsibleError:
             return None  # a value that does not template is reported by the check that needs it
 
     def _checks(self, args, task_vars):
+        self._host_vars = {}
         play_hosts = list(task_vars.get("ansible_play_hosts_all") or [])
         problems = []
         for host in play_hosts:
@@ -211,12 +223,9 @@ class ActionModule(ActionBase):
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
-        args = {"change_ticket": "", **self._task.args}
-        missing = [name for name in ("inventories_dir", "repo_dir", "requirements",
-                                     "collections_requirements", "promotions_dir", "stacks_dir")
-                   if not args.get(name)]
-        if missing:
-            return {**result, "failed": True, "msg": f"preflight_checks: missing {', '.join(missing)}"}
+        # The preflight role's own argument spec check is skipped on the hot paths (a round over
+        # every host): the same arguments are checked here, once.
+        _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         try:
             facts, warnings = self._checks(args, task_vars)
         except Refused as exc:

@@ -27,6 +27,7 @@ import netaddr
 import yaml
 
 from ansible.module_utils.change_control import normal_pin, refusal
+from ansible.module_utils.yaml_data import SafeLoader
 
 HOSTS_FILES = ("hosts.yml", "hosts.yaml")
 YAML_SUFFIXES = (".yml", ".yaml", ".json", "")
@@ -39,7 +40,7 @@ class OpaqueValue(str):
     """A value read without being decrypted (``!vault``) or a tag this reader does not interpret."""
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(SafeLoader):
     pass
 
 

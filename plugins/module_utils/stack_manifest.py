@@ -210,12 +210,14 @@ def manifest_path(stacks_dir, name):
 
 
 def read_yaml(path):
-    import yaml  # only the controller reads manifests from disk; hosts get them as data
+    # Only the controller reads manifests from disk; hosts get them as data.
+    import yaml
+    from ansible.module_utils.yaml_data import safe_load
 
     with open(path, "rb") as handle:
         raw = handle.read()
     try:
-        return raw, yaml.safe_load(raw)
+        return raw, safe_load(raw)
     except yaml.YAMLError as exc:
         raise ManifestError(f"{path}: not valid YAML: {exc}") from None
 

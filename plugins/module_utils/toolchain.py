@@ -21,6 +21,7 @@ from importlib import metadata
 import yaml
 
 from ansible.module_utils.change_control import refusal
+from ansible.module_utils.yaml_data import safe_load
 
 from packaging.version import InvalidVersion, Version
 
@@ -84,7 +85,7 @@ def read_collection_pins(path):
     """``{namespace.name: version}`` of a requirements.yml (``collections: [{name, version}]``)."""
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            data = safe_load(handle)
     except OSError as exc:
         raise ToolchainError(f"toolchain: cannot read {path}: {exc.strerror}") from None
     except yaml.YAMLError as exc:
@@ -130,7 +131,7 @@ def installed_collection(name, search_paths):
                            ("galaxy.yml", lambda d: d["version"])):
             try:
                 with open(os.path.join(directory, meta), encoding="utf-8") as handle:
-                    data = json.load(handle) if meta.endswith(".json") else yaml.safe_load(handle)
+                    data = json.load(handle) if meta.endswith(".json") else safe_load(handle)
                 version = str(read(data))
                 break
             except (OSError, ValueError, KeyError, TypeError, yaml.YAMLError):
