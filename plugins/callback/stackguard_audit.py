@@ -9,8 +9,8 @@ description:
     C(GITHUB_RUN_ID), C(CI_PIPELINE_ID), C(STACKGUARD_CI_RUN_ID) set, else null).
   - C(what) is the playbook (relative to the current directory when below it), the play's name,
     C(stackguard_environment), C(stackguard_app_release.version), the stack (C(name), C(revision)
-    and C(digest) from the C(preflight_stack_manifest) fact when the preflight role set it, else
-    C(name) and C(revision) from C(stackguard_stack)) and the git commit of the playbook's
+    and C(digest) of the manifest C(stackguard_stack) pins, from the C(preflight_stack_manifests)
+    fact when the preflight role set it, else C(name) and C(revision) from C(stackguard_stack)) and the git commit of the playbook's
     directory with C(dirty) (tracked files changed; both null outside a git checkout). The commit
     is C(preflight_commit) instead when the preflight role recorded it (the checkout it judged),
     and C(change_ticket) is the run's change ticket (C(preflight_change_ticket_confirmed), else
@@ -137,8 +137,9 @@ class CallbackModule(CallbackBase):
         """Only the few variables recorded, templated, for the play's first host."""
         value = play_reader(play)
         environment = value("stackguard_environment")
-        manifest = {key: value("preflight_stack_manifest", key) for key in ("name", "revision", "digest")}
         pin = {key: value("stackguard_stack", key) for key in ("name", "revision")}
+        loaded = f"{pin['name']}@{pin['revision']}"
+        manifest = {key: value("preflight_stack_manifests", loaded, key) for key in ("name", "revision", "digest")}
         return {"environment": None if environment is None else str(environment),
                 "release": release_version({"version": value("stackguard_app_release", "version")}),
                 "stack": stack_info(manifest, pin),

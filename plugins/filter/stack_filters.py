@@ -1,4 +1,4 @@
-"""Filters over stack manifests: a host's pinned packages, and its drift from stack facts."""
+"""Filters over stack manifests: a host's manifest, its pinned packages, its drift from stack facts."""
 
 DOCUMENTATION = r"""
 name: stack_packages_for
@@ -54,6 +54,39 @@ description:
 positional: manifest, groups
 """
 
+PINNED_MANIFEST_DOCUMENTATION = r"""
+name: pinned_manifest
+short_description: A host's pinned stack manifest, out of the ones the preflight role loaded
+description:
+  - C(preflight_stack_manifests) (set by the preflight role for every host of the run) holds each
+    pinned manifest once, keyed C(<name>@<revision>); this picks the one a host's pin names.
+  - Worked out when a role reads it, rather than copied to every host by a task: a run pays no
+    round of the strategy for it.
+positional: pin
+options:
+  _input:
+    description: C(preflight_stack_manifests).
+    type: dict
+    required: true
+  pin:
+    description: The host's stack pin, C(stackguard_stack) (C({name, revision})).
+    type: dict
+    required: true
+"""
+
+
+def pinned_manifest(manifests, pin):
+    """manifests["<name>@<revision>"] for the pin; AnsibleFilterError naming what is missing."""
+    if not isinstance(pin, dict) or "name" not in pin or "revision" not in pin:
+        raise AnsibleFilterError(f"pinned_manifest: the stack pin must be {{name, revision}}, got {pin!r}")
+    key = f"{pin['name']}@{pin['revision']}"
+    if not isinstance(manifests, dict) or key not in manifests:
+        loaded = ", ".join(sorted(manifests)) if isinstance(manifests, dict) else "none"
+        raise AnsibleFilterError(
+            f"pinned_manifest: no manifest for stack {key} among those the preflight role loaded "
+            f"({loaded or 'none'}); run the preflight role first, over the same hosts")
+    return manifests[key]
+
 
 def stack_packages_for(manifest, groups):
     pinned = {}
@@ -77,4 +110,5 @@ def stack_diff(facts, manifest, groups):
 
 class FilterModule:
     def filters(self):
-        return {"stack_packages_for": stack_packages_for, "stack_diff": stack_diff}
+        return {"pinned_manifest": pinned_manifest, "stack_packages_for": stack_packages_for,
+                "stack_diff": stack_diff}

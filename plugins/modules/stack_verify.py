@@ -34,12 +34,12 @@ options:
 EXAMPLES = r"""
 - name: Verify the host against its pinned stack
   stack_verify:
-    manifest: "{{ preflight_stack_manifest }}"
+    manifest: "{{ preflight_stack_manifests | pinned_manifest(stackguard_stack) }}"
     groups: "{{ group_names }}"
 
 - name: Report drift without failing
   stack_verify:
-    manifest: "{{ preflight_stack_manifest }}"
+    manifest: "{{ preflight_stack_manifests | pinned_manifest(stackguard_stack) }}"
     groups: "{{ group_names }}"
     fail_on_drift: false
   register: drift

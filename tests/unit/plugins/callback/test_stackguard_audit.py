@@ -30,10 +30,14 @@ PLAYBOOK = [
          {"name": "changed", "ansible.builtin.command": "true"},
          {"name": "ignored failure", "ansible.builtin.fail": {"msg": "no"}, "ignore_errors": True},
          {"name": "skipped", "ansible.builtin.debug": {"msg": "x"}, "when": False},
-         {"name": "manifest", "ansible.builtin.set_fact": {"preflight_stack_manifest": {
-             "name": "php74-apache24", "revision": 1, "digest": "sha256:abc", "password": "s3cret"}}},
+         {"name": "manifest", "ansible.builtin.set_fact": {"preflight_stack_manifests": {
+             "php74-apache24@1": {"name": "php74-apache24", "revision": 1, "digest": "sha256:abc",
+                                  "password": "s3cret"},
+             "php82-apache24@1": {"name": "php82-apache24", "revision": 1, "digest": "sha256:def"}}}},
      ]},
+    # The pin is the inventory's in a real run, so every play has it; the manifests are a fact.
     {"name": "Failing play", "hosts": "localhost", "connection": "local", "gather_facts": False,
+     "vars": {"stackguard_stack": {"name": "php74-apache24", "revision": 1}},
      "tasks": [{"name": "fails", "ansible.builtin.fail": {"msg": "s3cret"}}]},
 ]
 

@@ -24,6 +24,7 @@ FIXTURES = REPO / "tests" / "unit" / "plugins" / "module_utils" / "fixtures" / "
 FILTERS = FilterModule().filters()
 stack_packages_for = FILTERS["stack_packages_for"]
 stack_diff = FILTERS["stack_diff"]
+pinned_manifest = FILTERS["pinned_manifest"]
 
 
 def _manifest(name):
@@ -55,7 +56,28 @@ def web_db_lb_host():
 
 
 def test_filter_names():
-    assert set(FILTERS) == {"stack_packages_for", "stack_diff"}
+    assert set(FILTERS) == {"pinned_manifest", "stack_packages_for", "stack_diff"}
+
+
+# --- pinned_manifest ----------------------------------------------------------------------------
+
+def test_pinned_manifest_picks_the_hosts_own():
+    loaded = {"php74-apache24@1": PHP74, "php82-apache24@1": _manifest("php82-apache24")}
+    assert pinned_manifest(loaded, {"name": "php74-apache24", "revision": 1}) is PHP74
+    assert pinned_manifest(loaded, {"name": "php82-apache24", "revision": "1"})["os"]["release"] == "bookworm"
+
+
+@pytest.mark.parametrize(("loaded", "pin", "message"), [
+    ({"php74-apache24@1": {}}, {"name": "php74-apache24", "revision": 2},
+     r"no manifest for stack php74-apache24@2 among those the preflight role loaded \(php74-apache24@1\)"),
+    ({}, {"name": "php74-apache24", "revision": 1}, r"\(none\); run the preflight role first"),
+    (None, {"name": "php74-apache24", "revision": 1}, r"\(none\)"),
+    ({"php74-apache24@1": {}}, {"name": "php74-apache24"}, r"must be \{name, revision\}"),
+    ({"php74-apache24@1": {}}, "php74-apache24@1", r"must be \{name, revision\}"),
+])
+def test_pinned_manifest_names_what_is_missing(loaded, pin, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        pinned_manifest(loaded, pin)
 
 
 # --- stack_packages_for -------------------------------------------------------------------------
