@@ -6,8 +6,9 @@ of services. Each probe is skipped when its program is absent (its facts are the
 
 `run(argv) -> (rc, stdout, stderr)` executes a command; AnsibleModule.run_command in the modules,
 subprocess in the on-host monitor and the tests. Commands run with LC_ALL=C. ``gather`` runs the
-probes side by side (a thread each): they are a handful of short programs that mostly wait for
-exec and disk, and a module call pays for the slowest of them rather than their sum.
+probes side by side (a thread each), and a probe its two commands: they are a handful of short
+programs that mostly wait for exec and disk, and a module call pays for the slowest of them rather
+than their sum.
 """
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -71,6 +72,11 @@ class FactGatherer:
         """run(argv) -> (rc, out, err); which(name) -> path or None."""
         self.run, self.which = run, which
 
+    def run_all(self, *commands):
+        """Run the commands side by side; their (rc, out, err) in the order given."""
+        with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+            return list(pool.map(self.run, commands))
+
     def packages(self, names):
         if not names:
             return {}
@@ -88,10 +94,9 @@ class FactGatherer:
         php = self.which("php")
         if not php:
             return None
-        rc, version, err = self.run([php, "-r", "echo PHP_VERSION;"])
+        (rc, version, err), (_, modules, _) = self.run_all([php, "-r", "echo PHP_VERSION;"], [php, "-m"])
         if rc != 0:
             raise RuntimeError(f"php -r failed: {err.strip()}")
-        _, modules, _ = self.run([php, "-m"])
         return {"version": version.strip(), "extensions": parse_php_modules(modules)}
 
     def apache(self):
@@ -99,8 +104,7 @@ class FactGatherer:
         if not binary or not ctl:
             return None
         # apache2ctl reads /etc/apache2/envvars; the bare binary would not find its config.
-        _, version, _ = self.run([ctl, "-v"])
-        _, modules, _ = self.run([ctl, "-M"])
+        (_, version, _), (_, modules, _) = self.run_all([ctl, "-v"], [ctl, "-M"])
         return {"version": parse_apache_version(version), "modules": parse_apache_modules(modules)}
 
     def mariadb(self):

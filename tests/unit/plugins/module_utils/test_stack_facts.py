@@ -264,6 +264,19 @@ def test_gather_without_holds_leaves_apt_mark_alone():
     assert [c[0] for c in replay.calls] == ["/usr/bin/php", "/usr/bin/php"]
 
 
+def test_a_probes_two_commands_run_side_by_side():
+    barrier = threading.Barrier(2, timeout=5)
+    replay = web1_replay()
+
+    def run(argv):
+        barrier.wait()
+        return replay.run(argv)
+
+    assert FactGatherer(run, replay.which).apache()["version"] == "2.4.67"
+    barrier.reset()
+    assert FactGatherer(run, replay.which).php()["version"] == "7.4.33"
+
+
 def test_gather_runs_the_probes_side_by_side():
     # Each probe waits for the others to have started: run one after another, they would time
     # out at the barrier; side by side, they all pass it.
@@ -325,7 +338,8 @@ def test_a_failing_apt_mark_is_an_error():
 
 
 def test_a_failing_php_is_an_error():
-    replay = Replay({("/usr/bin/php", "-r"): (255, "", "PHP Fatal error: oops\n")}, {"php"})
+    # php -m runs beside php -r, and fails the same way
+    replay = Replay({("/usr/bin/php",): (255, "", "PHP Fatal error: oops\n")}, {"php"})
     with pytest.raises(RuntimeError, match="php -r failed: PHP Fatal error: oops"):
         FactGatherer(replay.run, replay.which).php()
 
