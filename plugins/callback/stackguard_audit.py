@@ -10,12 +10,12 @@ description:
   - C(what) is the playbook (relative to the current directory when below it), the play's name,
     C(stackguard_environment), C(stackguard_app_release.version), the stack (C(name), C(revision)
     and C(digest) of the manifest C(stackguard_stack) pins, from the C(preflight_stack_manifests)
-    fact when the preflight role set it, else C(name) and C(revision) from C(stackguard_stack)) and the git commit of the playbook's
-    directory with C(dirty) (tracked files changed; both null outside a git checkout). The commit
-    is C(preflight_commit) instead when the preflight role recorded it (the checkout it judged),
-    and C(change_ticket) is the run's change ticket (C(preflight_change_ticket_confirmed), else
-    C(-e change_ticket)), only when it has one. Variables are read for the play's first host, at the
-    end of the play.
+    fact when the preflight role set it, else C(name) and C(revision) from C(stackguard_stack))
+    and the git commit of the playbook's directory with C(dirty) (tracked files changed; both null
+    outside a git checkout). The commit is C(preflight_commit) instead when the preflight role
+    recorded it (the checkout it judged), and C(change_ticket) is the run's change ticket
+    (C(preflight_change_ticket_confirmed), else C(-e change_ticket)), only when it has one.
+    Variables are read for the play's first host, at the end of the play.
   - C(when) is the play's start, end (ISO 8601 UTC) and duration in seconds.
   - C(hosts) has each host's C(ok), C(changed), C(failed), C(unreachable) and C(skipped) task
     counts in this play, counted as the recap does (C(ok) includes C(changed); an ignored

@@ -81,7 +81,7 @@ def pinned_manifest(manifests, pin):
         raise AnsibleFilterError(f"pinned_manifest: the stack pin must be {{name, revision}}, got {pin!r}")
     key = f"{pin['name']}@{pin['revision']}"
     if not isinstance(manifests, dict) or key not in manifests:
-        loaded = ", ".join(sorted(manifests)) if isinstance(manifests, dict) else "none"
+        loaded = ", ".join(sorted(manifests)) if isinstance(manifests, dict) else ""
         raise AnsibleFilterError(
             f"pinned_manifest: no manifest for stack {key} among those the preflight role loaded "
             f"({loaded or 'none'}); run the preflight role first, over the same hosts")

@@ -132,8 +132,7 @@ class FactGatherer:
             states = [{"active": "unknown", "enabled": "unknown"}] * len(names)
         return dict(zip(names, states))
 
-    def gather(self, packages=(), services=(), runtimes=("php", "apache", "mariadb", "haproxy"),
-               holds=True):
+    def gather(self, packages=(), services=(), runtimes=RUNTIMES, holds=True):
         """Every fact at once; a runtime not in `runtimes` (and the holds, with holds=False) is None.
         A probe that fails raises its error here, once every probe has finished."""
         probes = {"packages": lambda: self.packages(packages), "services": lambda: self.services(services)}

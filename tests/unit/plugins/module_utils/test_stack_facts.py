@@ -240,6 +240,10 @@ def test_gather_a_web_host_from_its_real_outputs():
         "apache2": {"active": "active", "enabled": "enabled"},
         "nosuch": {"active": "inactive", "enabled": "unknown"},
     }
+    # One command per probe and two each for PHP and Apache, run side by side (in no set order)
+    assert sorted(call[0] for call in replay.calls) == [
+        "/usr/bin/apache2ctl", "/usr/bin/apache2ctl", "/usr/bin/mariadb", "/usr/bin/php", "/usr/bin/php",
+        "apt-mark", "dpkg-query", "systemctl"]
     assert ["dpkg-query", "-W", "-f", DPKG_FORMAT,
             "apache2", "mariadb-client", "nosuchpkg", "php7.4-cli"] in replay.calls
     assert ["systemctl", "show", "-p", "Id,ActiveState,UnitFileState",
