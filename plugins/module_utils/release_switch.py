@@ -233,7 +233,7 @@ def _reload_failure(reload_command, rc, out, err):
     return f"reload {' '.join(reload_command)} exited {rc}" + (f": {detail[-1]}" if detail else "")
 
 
-def switch(root, version, reload, probe, reload_command=("apache2ctl", "graceful"),
+def switch(root, version, reload, probe, reload_command=("apache2ctl", "-k", "graceful"),
            health_url="http://127.0.0.1/healthz", health_timeout=20.0, health_interval=0.2,
            on_failure="restore", check_mode=False, clock=time.monotonic, sleep=time.sleep,
            health_failures=5, balancer=None, link=CURRENT, smoke_urls=()):

@@ -34,9 +34,13 @@ options:
     description:
       - Run after each switch (argv, no shell). A graceful restart makes mod_php's new children
         load the new code and drops the opcache and realpath caches.
+      - The default, C(apache2ctl -k graceful), reads the configuration once; C(apache2ctl graceful)
+        reads it twice (a C(-t) test first) for the same refusal, since C(apache2 -k graceful)
+        also parses the configuration before it signals Apache and exits non-zero, signalling
+        nothing, on a syntax error.
     type: list
     elements: str
-    default: [apache2ctl, graceful]
+    default: [apache2ctl, -k, graceful]
   health_url:
     description: Polled (GET, no proxy) until it reports the release healthy.
     type: str
@@ -274,7 +278,7 @@ def main():
         argument_spec=dict(
             root=dict(type="path", required=True),
             version=dict(type="str", required=True),
-            reload_command=dict(type="list", elements="str", default=["apache2ctl", "graceful"]),
+            reload_command=dict(type="list", elements="str", default=["apache2ctl", "-k", "graceful"]),
             health_url=dict(type="str", default="http://127.0.0.1/healthz"),
             health_timeout=dict(type="float", default=20.0),
             health_interval=dict(type="float", default=0.2),

@@ -82,6 +82,23 @@ def test_code_that_lints_but_breaks_on_this_php_is_caught_by_the_candidate_check
     assert served() == before["served"]
 
 
+def test_an_apache_config_broken_outside_the_deploy_stops_it_before_the_live_site(load, tmp_path):
+    # The reload is `apache2ctl -k graceful`: Apache parses its configuration before it signals
+    # the server, so a syntax error refuses the reload and the running server keeps serving.
+    before = snapshot()
+    web1 = host("web1")
+    web1.run_test("printf 'NoSuchDirective on\\n' > /etc/apache2/conf-enabled/zz-broken.conf")
+    try:
+        result = deploy(build_variant(tmp_path, "1.3.1"))
+    finally:
+        web1.run_test("rm -f /etc/apache2/conf-enabled/zz-broken.conf")
+    assert result.returncode != 0
+    assert "reload apache2ctl -k graceful exited 1: Invalid command 'NoSuchDirective'" in result.stdout
+    assert "Point the local preview site at the staged release" in result.stdout
+    assert served() == before["served"]
+    assert web1.service("apache2").is_running
+
+
 def test_a_release_failing_after_the_switch_is_rolled_back_on_every_host(load, tmp_path):
     before = snapshot()
     # Healthy on the preview site and on web1; on web2, /healthz fails once the release is live.
