@@ -150,40 +150,65 @@ def failing_after_switch(host):
             " http_response_code(503); exit; }")
 
 
+# The watcher's loop inside a container: one process that reads the link every 50 ms (a shell
+# loop would fork readlink and sleep 40 times a second on the very hosts the bench measures).
+WATCH_SCRIPT = """
+import os, sys, time
+root, stop, end = sys.argv[1], sys.argv[2], time.time() + float(sys.argv[3])
+def remove_stop():
+    try:
+        os.remove(stop)
+    except FileNotFoundError:
+        pass
+remove_stop()
+last = None
+while not os.path.exists(stop) and time.time() < end:
+    try:
+        now = os.readlink(os.path.join(root, "current"))
+    except OSError:
+        now = ""
+    if now != last:
+        print(time.time(), os.path.basename(now), flush=True)
+        last = now
+    time.sleep(0.05)
+remove_stop()
+"""
+
+
 class CurrentWatcher:
     """Records every change of `<root>/current` on each container, with its time.
 
-    One `docker exec` per container runs a bash loop that reads the link every 50 ms and prints
-    `$EPOCHREALTIME version` when it changes (containers share the host's clock, so the times
-    compare with time.time()). The loop ends when its stop file appears or after `max_seconds`,
-    since killing the docker client would not stop it inside the container.
+    One `docker exec` per container runs WATCH_SCRIPT, which prints `<epoch seconds> <version>`
+    whenever the link changes (containers share the host's clock, so the times compare with
+    time.time()). The loop ends when its stop file appears or after `max_seconds`, since killing
+    the docker client would not stop it inside the container. `exec_prefix(container)` is the
+    argv that runs a command in a container (a local run in the tests).
     """
 
-    def __init__(self, containers, root=APP_ROOT, max_seconds=7200):
+    def __init__(self, containers, root=APP_ROOT, max_seconds=7200,
+                 exec_prefix=lambda container: ["docker", "exec", container]):
         self.containers, self.root, self.max_seconds = dict(containers), root, max_seconds
+        self.exec_prefix = exec_prefix
         self.events = {host: [] for host in self.containers}
         self._stop = f"/tmp/.stackguard-bench-watch-{os.getpid()}"
         self._processes, self._threads = [], []
 
-    def _script(self):
-        return (f"rm -f {self._stop}; end=$(( ${{EPOCHSECONDS}} + {int(self.max_seconds)} )); last=; "
-                f"while [ ! -e {self._stop} ] && [ ${{EPOCHSECONDS}} -lt $end ]; do "
-                f"now=$(readlink {self.root}/current 2>/dev/null); "
-                f"if [ \"$now\" != \"$last\" ]; then echo \"$EPOCHREALTIME ${{now##*/}}\"; last=$now; fi; "
-                f"sleep 0.05; done; rm -f {self._stop}")
+    def _command(self, container):
+        return [*self.exec_prefix(container), "python3", "-c", WATCH_SCRIPT, self.root, self._stop,
+                str(self.max_seconds)]
 
     def _read(self, host, process):
         for line in process.stdout:
             moment, _, version = line.strip().partition(" ")
             try:
-                self.events[host].append((float(moment.replace(",", ".")), version))
+                self.events[host].append((float(moment), version))
             except ValueError:
                 continue
 
     def start(self):
         for host, container in self.containers.items():
-            process = subprocess.Popen(["docker", "exec", container, "bash", "-c", self._script()],
-                                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            process = subprocess.Popen(self._command(container), stdout=subprocess.PIPE,
+                                       stderr=subprocess.DEVNULL, text=True)
             thread = threading.Thread(target=self._read, args=(host, process), daemon=True)
             thread.start()
             self._processes.append(process)
@@ -199,7 +224,7 @@ class CurrentWatcher:
 
     def stop(self):
         for container in self.containers.values():
-            subprocess.run(["docker", "exec", container, "touch", self._stop], capture_output=True)
+            subprocess.run([*self.exec_prefix(container), "touch", self._stop], capture_output=True)
         for process in self._processes:
             try:
                 process.wait(timeout=10)
