@@ -3,7 +3,8 @@
 
 In one run, against the `make up` environment (or any container environment with --inventory and
 --url), each round measures, back to back:
-  - the floor: bench/noop.yml (one ping per host, all hosts), and `ansible all -m ping`;
+  - the floor: bench/noop.yml (one ping per host, all hosts) right before each of the deploy, the
+    rollback and verify.yml, and `ansible all -m ping` right before `ansible all -m stack_verify`;
   - a deploy of a new release with every safety step on (playbooks/deploy.yml);
   - a rollback (playbooks/rollback.yml, to the last known-good release);
   - failover: a release that passes the candidate check but fails on the last web host after its
@@ -11,7 +12,9 @@ In one run, against the `make up` environment (or any container environment with
     again (seen by a watcher of `current` on each host);
   - playbooks/verify.yml (against the no-op playbook) and `ansible all -m stack_verify` (against
     the ping).
-A load generator sends requests through the load balancer throughout; every failed one is counted.
+Each step starts SETTLE_SECONDS after the one before, so none pays for the Apache restarts of the
+step before it. A load generator sends requests through the load balancer throughout; every failed
+one is counted.
 Prints one table (median, min, max of the rounds and the ratio to the floor measured in the same
 run) and the targets, and writes <out>/report.json, <out>/deploy-timeline.svg (the phases of the
 median deploy per host, from the stackguard_timeline callback), <out>/failover-timeline.svg and
@@ -56,6 +59,9 @@ LABELS = {
     "floor_ping": "ansible -m ping, all hosts (floor)",
     "stack_verify": "ansible -m stack_verify",
 }
+# Every step starts after this pause: a switch restarts Apache's children on the web hosts, and the
+# step right after one would otherwise pay for that while the floor, run at calmer moments, did not.
+SETTLE_SECONDS = 2.0
 FLOORS = {"deploy": "floor_playbook", "rollback": "floor_playbook", "verify_playbook": "floor_playbook",
           "stack_verify": "floor_ping"}
 
@@ -146,10 +152,17 @@ def main():
     load_start = os.getloadavg()
 
     def step(name, run, round_):
+        time.sleep(SETTLE_SECONDS)
         started = time.time()
         seconds = run()
         steps.append((f"{name} (round {round_ + 1})", started, time.time()))
         return seconds, started, time.time()
+
+    def floor(round_):
+        """One no-op run, right before a playbook whose ratio uses it (three a round: a steadier
+        median, taken at the same points of the round as what it is compared with)."""
+        samples["floor_playbook"].append(step("no-op", lambda: runner.playbook(
+            "bench/noop.yml", inventory=inventory_path), round_)[0])
 
     try:
         with LoadGenerator(args.url, max_seconds=7200) as load, runner.CurrentWatcher(containers) as watcher:
@@ -159,13 +172,13 @@ def main():
                 good = runner.release(tmp, f"9.{stamp}.{round_}")
                 bad = f"9.{stamp}.{round_}-fails"
                 bad_release = runner.release(tmp, bad, runner.failing_after_switch(failing))
-                noop = step("no-op", lambda: runner.playbook("bench/noop.yml", inventory=inventory_path), round_)
-                samples["floor_playbook"].append(noop[0])
+                floor(round_)
                 path = os.path.join(args.out, "timelines", f"deploy-{round_ + 1}.jsonl")
                 seconds, started, ended = step("deploy", lambda: runner.playbook(
                     "playbooks/deploy.yml", "-e", good, *serial, inventory=inventory_path, timeline=path), round_)
                 samples["deploy"].append(seconds)
                 deploys.append((seconds, path, started, ended))
+                floor(round_)
                 path = os.path.join(args.out, "timelines", f"rollback-{round_ + 1}.jsonl")
                 samples["rollback"].append(step("rollback", lambda: runner.playbook(
                     "playbooks/rollback.yml", *serial, inventory=inventory_path, timeline=path), round_)[0])
@@ -186,6 +199,7 @@ def main():
                         f"{previous}: {watcher.changes(started)}")
                 samples["failover"].append(failover)
                 failing_runs.append((failover, path, started, ended))
+                floor(round_)
                 samples["verify_playbook"].append(step("verify.yml", lambda: runner.playbook(
                     "playbooks/verify.yml", inventory=inventory_path), round_)[0])
                 samples["floor_ping"].append(step("ping", lambda: runner.adhoc(
