@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -201,7 +202,8 @@ def measure(size, inventory_path, args, tmp, stamp, out):
     """One fleet size: {floor, verify, runs: [{serial, batches, deploy, rollback, task_runs}]}."""
     web = web_hosts(size)
     samples = {"floor": [], "verify": []}
-    runs = {serial: {"deploy": [], "rollback": [], "task_runs": [], "timeline": None} for serial in args.serials}
+    runs = {serial: {"deploy": [], "rollback": [], "task_runs": [], "cpu": [], "timeline": None}
+            for serial in args.serials}
     for round_ in range(args.rounds):
         samples["floor"].append(runner.playbook("bench/noop.yml", inventory=inventory_path, forks=args.forks))
         samples["verify"].append(runner.playbook("playbooks/verify.yml", inventory=inventory_path, forks=args.forks))
@@ -217,12 +219,14 @@ def measure(size, inventory_path, args, tmp, stamp, out):
             serial_arg = f"app_deploy_serial={report.batch_size(size, serial)}"
             path = os.path.join(out, "fleet-timelines", f"deploy-{size}-serial-{serial.replace('%', 'pct')}-"
                                                         f"{round_ + 1}.jsonl")
-            runs[serial]["deploy"].append(runner.playbook(
-                "playbooks/deploy.yml", "-e", release, "-e", serial_arg,
-                "-e", f"app_deploy_keep_releases={KEEP_RELEASES}", inventory=inventory_path, forks=args.forks,
-                timeline=path))
+            with runner.CpuMeter() as cpu:
+                runs[serial]["deploy"].append(runner.playbook(
+                    "playbooks/deploy.yml", "-e", release, "-e", serial_arg,
+                    "-e", f"app_deploy_keep_releases={KEEP_RELEASES}", inventory=inventory_path,
+                    forks=args.forks, timeline=path))
             records = timeline.load(path)
             runs[serial]["task_runs"].append(sum(1 for r in records if r.get("status") != "skipped"))
+            runs[serial]["cpu"].append(cpu.seconds)
             runs[serial]["timeline"] = path
             runs[serial]["rollback"].append(runner.playbook(
                 "playbooks/rollback.yml", "-e", f"rollback_to={baseline}", "-e", serial_arg,
@@ -239,8 +243,22 @@ def measure(size, inventory_path, args, tmp, stamp, out):
             "serial": serial, "batches": report.batches(size, serial),
             "deploy": report.measurement("deploy", "deploy", found["deploy"], floor=floor),
             "rollback": report.measurement("rollback", "rollback", found["rollback"], floor=floor),
-            "task_runs": max(found["task_runs"]), "timeline": found["timeline"]})
+            "task_runs": max(found["task_runs"]), "timeline": found["timeline"],
+            "deploy_cpu": deploy_cpu(found["cpu"], found["task_runs"])})
     return result
+
+
+def deploy_cpu(samples, task_runs):
+    """The deploys' CPU seconds by where they ran (median over the rounds), and per task run in
+    ms: what a task run costs the controller, apart from what it costs the hosts."""
+    found = {}
+    for part in ("controller", "containers", "rest"):
+        values = [sample[part] for sample in samples if sample[part] is not None]
+        if values:
+            seconds = statistics.median(values)
+            found[part] = {"seconds": round(seconds, 2),
+                           "ms_per_task_run": round(1000 * seconds / max(task_runs), 1)}
+    return found
 
 
 def print_table(results):
@@ -382,6 +400,13 @@ def summarize(results, provisioning, args):
         a, b, c, r2 = fitted["by_both"]
         print(f"deploy s ~ {a:.1f} + {b:.2f} x serial batches + {c:.3f} x task runs   (R^2 {r2:.2f}): "
               f"{b:.1f} s per batch, {c * 1000:.0f} ms per task run")
+    print("CPU of a deploy, per task run (controller: ansible-playbook, its workers and the docker "
+          "clients; containers: every host's own work; rest: dockerd, containerd, the machine):")
+    for size in results:
+        for run in size["runs"]:
+            parts = ", ".join(f"{part} {found['ms_per_task_run']:.0f} ms ({found['seconds']:.1f} s)"
+                              for part, found in run["deploy_cpu"].items())
+            print(f"{size['web']:>4} web, serial {run['serial']:>4}: {parts}")
     for size in results:
         memory = size["memory"]
         print(f"{size['web']:>3} web hosts: peak memory of the {memory['containers']} containers together "

@@ -6,6 +6,7 @@ import glob
 import importlib.util
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -272,6 +273,60 @@ def failover_seconds(events, failing_host, bad, previous):
         if all(value == previous for value in state.values()):
             return moment - start
     return None
+
+
+def machine_cpu_seconds():
+    """CPU seconds this machine's CPUs have been busy since boot (/proc/stat: all but idle and
+    iowait)."""
+    with open("/proc/stat", encoding="ascii") as handle:
+        fields = [int(value) for value in handle.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def containers_cpu_seconds():
+    """CPU seconds every Docker container has used, from the cgroups (v1: docker/cpuacct.usage;
+    v2: each container's cpu.stat); None when neither is there."""
+    v1 = "/sys/fs/cgroup/cpuacct/docker/cpuacct.usage"
+    if os.path.exists(v1):
+        with open(v1, encoding="ascii") as handle:
+            return int(handle.read()) / 1e9
+    stats = (glob.glob("/sys/fs/cgroup/system.slice/docker-*.scope/cpu.stat")
+             or glob.glob("/sys/fs/cgroup/docker/*/cpu.stat"))
+    if not stats:
+        return None
+    total = 0
+    for path in stats:
+        with open(path, encoding="ascii") as handle:
+            total += next((int(line.split()[1]) for line in handle if line.startswith("usage_usec ")), 0)
+    return total / 1e6
+
+
+class CpuMeter:
+    """Where the CPU time of a step went: `controller` (the processes this one ran and waited for:
+    ansible-playbook, its workers, the docker clients), `containers` (every container) and `rest`
+    (the rest of the machine: dockerd, containerd and runc starting each `docker exec`, and
+    anything else running). Seconds, in `seconds` once the block ends."""
+
+    def __enter__(self):
+        self._start = self._read()
+        return self
+
+    def __exit__(self, *exc):
+        end = self._read()
+        controller = end["controller"] - self._start["controller"]
+        containers = (None if end["containers"] is None or self._start["containers"] is None
+                      else end["containers"] - self._start["containers"])
+        machine = end["machine"] - self._start["machine"]
+        self.seconds = {"controller": controller, "containers": containers,
+                        "rest": max(0.0, machine - controller - (containers or 0.0))}
+        return False
+
+    @staticmethod
+    def _read():
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {"controller": usage.ru_utime + usage.ru_stime, "containers": containers_cpu_seconds(),
+                "machine": machine_cpu_seconds()}
 
 
 class MemorySampler:

@@ -74,3 +74,18 @@ def test_inotify_budget_of_this_machine_and_the_refusal():
     fleet.check_inotify(0)
     with pytest.raises(runner.BenchError, match=r"max_user_instances=\d+ are in use.*sysctl -w.*nothing was created"):
         fleet.check_inotify(limit)  # as many containers as the limit: never fits
+
+
+def test_deploy_cpu_is_the_median_by_part_and_per_task_run():
+    samples = [{"controller": 2.0, "containers": 4.0, "rest": 1.0},
+               {"controller": 3.0, "containers": 6.0, "rest": 0.5},
+               {"controller": 2.5, "containers": 5.0, "rest": 0.7}]
+    found = fleet.deploy_cpu(samples, [100, 100, 100])
+    assert found == {"controller": {"seconds": 2.5, "ms_per_task_run": 25.0},
+                     "containers": {"seconds": 5.0, "ms_per_task_run": 50.0},
+                     "rest": {"seconds": 0.7, "ms_per_task_run": 7.0}}
+
+
+def test_deploy_cpu_leaves_out_what_the_machine_cannot_tell():
+    found = fleet.deploy_cpu([{"controller": 1.0, "containers": None, "rest": 0.2}], [40])
+    assert set(found) == {"controller", "rest"} and found["controller"]["ms_per_task_run"] == 25.0
