@@ -284,6 +284,11 @@ def machine_cpu_seconds():
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
+# Where a container's cgroup sits under cgroup v2, by Docker's cgroup driver (systemd, cgroupfs);
+# `{id}` is the container id, or `*` for every container. Under v1 each controller has its own tree.
+CGROUP_V2_CONTAINER = ("/sys/fs/cgroup/system.slice/docker-{id}.scope", "/sys/fs/cgroup/docker/{id}")
+
+
 def containers_cpu_seconds():
     """CPU seconds every Docker container has used, from the cgroups (v1: docker/cpuacct.usage;
     v2: each container's cpu.stat); None when neither is there."""
@@ -291,8 +296,8 @@ def containers_cpu_seconds():
     if os.path.exists(v1):
         with open(v1, encoding="ascii") as handle:
             return int(handle.read()) / 1e9
-    stats = (glob.glob("/sys/fs/cgroup/system.slice/docker-*.scope/cpu.stat")
-             or glob.glob("/sys/fs/cgroup/docker/*/cpu.stat"))
+    stats = next((found for pattern in CGROUP_V2_CONTAINER
+                  if (found := glob.glob(os.path.join(pattern.format(id="*"), "cpu.stat")))), [])
     if not stats:
         return None
     total = 0
@@ -341,9 +346,8 @@ class MemorySampler:
 
     @staticmethod
     def _cgroup_dir(container_id):
-        for pattern in (f"/sys/fs/cgroup/memory/docker/{container_id}",          # cgroup v1
-                        f"/sys/fs/cgroup/system.slice/docker-{container_id}.scope",  # v2, systemd
-                        f"/sys/fs/cgroup/docker/{container_id}"):                 # v2, cgroupfs
+        for pattern in (f"/sys/fs/cgroup/memory/docker/{container_id}",  # cgroup v1
+                        *(v2.format(id=container_id) for v2 in CGROUP_V2_CONTAINER)):
             if glob.glob(pattern):
                 return pattern
         return None
