@@ -11,9 +11,13 @@ alone (--limit), with the load balancer reconfigured for them; provisioning is n
 At each size it measures the floor (bench/noop.yml over every host), playbooks/verify.yml, and for
 each serial setting a deploy of a new release (`-e app_deploy_serial=<serial>`) and a rollback to
 the release served before it (`-e rollback_to=<it>`, same serial), with the forks stated. Prints a
-table per size and serial with the number of serial batches and of task runs (from the
-stackguard_timeline callback), and fits the deploy times to both: the time should follow the
-batches, not the task runs. Samples the containers' memory throughout and prints the peaks.
+table per size and serial with the number of serial batches, of rounds (the steps Ansible waits
+on: a task on the hosts of one batch) and of task runs (from the stackguard_timeline callback),
+and fits the deploy times to batches and task runs: the time should follow the batches, not the
+task runs. Splits each deploy into its plays on every web host at once and its switch play, once
+per batch, with how busy each kept this machine's CPUs: where they are all busy, the time is this
+machine's CPUs running every host's work, not round trips. Samples the containers' memory
+throughout and prints the peaks.
 Writes <out>/fleet.json and <out>/fleet-deploy-timeline.svg (the largest fleet, the last serial).
 Tears the containers and the network down at the end, also on Ctrl-C (--keep leaves them).
 
@@ -202,7 +206,7 @@ def measure(size, inventory_path, args, tmp, stamp, out):
     """One fleet size: {floor, verify, runs: [{serial, batches, deploy, rollback, task_runs}]}."""
     web = web_hosts(size)
     samples = {"floor": [], "verify": []}
-    runs = {serial: {"deploy": [], "rollback": [], "task_runs": [], "cpu": [], "timeline": None}
+    runs = {serial: {"deploy": [], "rollback": [], "task_runs": [], "cpu": [], "split": [], "timeline": None}
             for serial in args.serials}
     for round_ in range(args.rounds):
         samples["floor"].append(runner.playbook("bench/noop.yml", inventory=inventory_path, forks=args.forks))
@@ -219,7 +223,7 @@ def measure(size, inventory_path, args, tmp, stamp, out):
             serial_arg = f"app_deploy_serial={report.batch_size(size, serial)}"
             path = os.path.join(out, "fleet-timelines", f"deploy-{size}-serial-{serial.replace('%', 'pct')}-"
                                                         f"{round_ + 1}.jsonl")
-            with runner.CpuMeter() as cpu:
+            with runner.CpuMeter() as cpu, runner.CpuSampler() as sampler:
                 runs[serial]["deploy"].append(runner.playbook(
                     "playbooks/deploy.yml", "-e", release, "-e", serial_arg,
                     "-e", f"app_deploy_keep_releases={KEEP_RELEASES}", inventory=inventory_path,
@@ -227,6 +231,7 @@ def measure(size, inventory_path, args, tmp, stamp, out):
             records = timeline.load(path)
             runs[serial]["task_runs"].append(sum(1 for r in records if r.get("status") != "skipped"))
             runs[serial]["cpu"].append(cpu.seconds)
+            runs[serial]["split"].append(deploy_split(records, sampler))
             runs[serial]["timeline"] = path
             runs[serial]["rollback"].append(runner.playbook(
                 "playbooks/rollback.yml", "-e", f"rollback_to={baseline}", "-e", serial_arg,
@@ -244,8 +249,36 @@ def measure(size, inventory_path, args, tmp, stamp, out):
             "deploy": report.measurement("deploy", "deploy", found["deploy"], floor=floor),
             "rollback": report.measurement("rollback", "rollback", found["rollback"], floor=floor),
             "task_runs": max(found["task_runs"]), "timeline": found["timeline"],
-            "deploy_cpu": deploy_cpu(found["cpu"], found["task_runs"])})
+            "deploy_cpu": deploy_cpu(found["cpu"], found["task_runs"]),
+            "split": median_split(found["split"])})
     return result
+
+
+def deploy_split(records, sampler):
+    """A deploy's plays in two (timeline.batch_split): those that run once on every web host at
+    the same time, and the switch, once per serial batch. For each: its rounds (the steps Ansible
+    waits on), its seconds, and how busy it kept this machine's CPUs (sampler: a CpuSampler)."""
+    split = timeline.batch_split(records)
+    found = {}
+    for kind, part in split.items():
+        share = sampler.share(part["intervals"])
+        found[kind] = {"rounds": part["rounds"], "seconds": round(part["seconds"], 2),
+                       "cpu_busy": None if share is None else round(share, 2)}
+    batches = split["per_batch"]["batches"] or 1  # one batch: the switch play ran once
+    found["batches"] = batches
+    return found
+
+
+def median_split(samples):
+    """deploy_split over the rounds: the median of each figure, rounds as counted (the same in
+    every round)."""
+    found = {"batches": samples[0]["batches"]}
+    for kind in ("once", "per_batch"):
+        found[kind] = {"rounds": max(sample[kind]["rounds"] for sample in samples)}
+        for key in ("seconds", "cpu_busy"):
+            values = [sample[kind][key] for sample in samples if sample[kind][key] is not None]
+            found[kind][key] = round(statistics.median(values), 2) if values else None
+    return found
 
 
 def deploy_cpu(samples, task_runs):
@@ -263,14 +296,37 @@ def deploy_cpu(samples, task_runs):
 
 def print_table(results):
     print(f"{'web':>4}{'hosts':>6}{'forks':>6}{'serial':>7}{'batches':>8}{'floor s':>9}{'verify s':>10}"
-          f"{'x':>6}{'deploy s':>10}{'x':>6}{'rollback s':>11}{'x':>6}{'task runs':>10}")
+          f"{'x':>6}{'deploy s':>10}{'x':>6}{'rollback s':>11}{'x':>6}{'rounds':>7}{'task runs':>10}")
     for size in results:
         for index, run in enumerate(size["runs"]):
             verify = f"{size['verify']['median']:>10.1f}{size['verify']['ratio']:>6.1f}" if index == 0 else " " * 16
             floor = f"{size['floor']['median']:>9.1f}" if index == 0 else " " * 9
             print(f"{size['web']:>4}{size['hosts']:>6}{size['forks']:>6}{run['serial']:>7}{run['batches']:>8}"
                   f"{floor}{verify}{run['deploy']['median']:>10.1f}{run['deploy']['ratio']:>6.1f}"
-                  f"{run['rollback']['median']:>11.1f}{run['rollback']['ratio']:>6.1f}{run['task_runs']:>10}")
+                  f"{run['rollback']['median']:>11.1f}{run['rollback']['ratio']:>6.1f}"
+                  f"{run['split']['once']['rounds'] + run['split']['per_batch']['rounds']:>7}{run['task_runs']:>10}")
+
+
+def print_split(results, cpus):
+    """Where each deploy's time went: the plays on every web host at once, and the switch play,
+    once per batch; with the share of this machine's CPUs busy meanwhile."""
+    print(f"where a deploy's time goes: Ansible's start, the plays on every web host at once, and the switch "
+          f"play once per serial batch; CPUs busy: the share of this machine's {cpus} CPUs in use meanwhile")
+    print(f"{'web':>4}{'serial':>7}{'batches':>8}{'deploy s':>9}{'start s':>8}{'at once: rounds':>17}{'s':>7}"
+          f"{'CPUs busy':>10}{'per batch: rounds':>19}{'s':>7}{'s/batch':>8}{'CPUs busy':>10}")
+
+    def busy(value):
+        return f"{value:>10.0%}" if value is not None else f"{'-':>10}"
+
+    for size in results:
+        for run in size["runs"]:
+            once, per_batch, batches = run["split"]["once"], run["split"]["per_batch"], run["split"]["batches"]
+            # Before the first task: Ansible reading the playbook, the inventory and the variables.
+            start = run["deploy"]["median"] - once["seconds"] - per_batch["seconds"]
+            print(f"{size['web']:>4}{run['serial']:>7}{batches:>8}{run['deploy']['median']:>9.1f}{start:>8.1f}"
+                  f"{once['rounds']:>17}{once['seconds']:>7.1f}"
+                  f"{busy(once['cpu_busy'])}{per_batch['rounds']:>19}{per_batch['seconds']:>7.1f}"
+                  f"{per_batch['seconds'] / batches:>8.2f}{busy(per_batch['cpu_busy'])}")
 
 
 def fits(results):
@@ -391,6 +447,7 @@ def summarize(results, provisioning, args):
           f"stated, {args.rounds} round(s) (median), load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: "
           f"noisy when other work runs")
     print_table(results)
+    print_split(results, os.cpu_count())
     fitted = fits(results)
     for name, label in (("by_batches", "serial batches"), ("by_task_runs", "task runs (tasks x hosts)")):
         fit = fitted[name]

@@ -1,6 +1,7 @@
 """Running things for the bench: timed Ansible runs (with the timeline callback), the inventory,
 release artifacts, a watcher of each web host's `current` symlink, and a container memory sampler.
 """
+import bisect
 import configparser
 import glob
 import importlib.util
@@ -332,6 +333,60 @@ class CpuMeter:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         return {"controller": usage.ru_utime + usage.ru_stime, "containers": containers_cpu_seconds(),
                 "machine": machine_cpu_seconds()}
+
+
+class CpuSampler:
+    """The machine's busy CPU seconds (machine_cpu_seconds) every `interval` seconds, stamped with
+    time.time() like the timeline's lines, so a span of a run can be told apart: `busy(start, end)`
+    is the CPU seconds used in it, `share(intervals)` the part of the machine's CPUs they kept busy
+    (1.0: every CPU busy the whole time, the run waited on this machine, not on round trips)."""
+
+    def __init__(self, interval=0.1):
+        self.interval, self.samples = interval, []
+        self._stop, self._thread = threading.Event(), None
+
+    def sample(self):
+        self.samples.append((time.time(), machine_cpu_seconds()))
+
+    def _run(self):
+        while not self._stop.wait(self.interval):
+            self.sample()
+
+    def __enter__(self):
+        self.sample()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.sample()
+        return False
+
+    def _at(self, moment):
+        """Busy seconds at `moment`, linear between the samples around it (clamped to the ends)."""
+        samples = self.samples
+        if not samples:
+            raise BenchError("the CPU sampler has no samples: use it as a context manager")
+        index = bisect.bisect_left(samples, (moment,))
+        if index == 0:
+            return samples[0][1]
+        if index == len(samples):
+            return samples[-1][1]
+        (t0, b0), (t1, b1) = samples[index - 1], samples[index]
+        return b0 + (b1 - b0) * (moment - t0) / (t1 - t0) if t1 > t0 else b1
+
+    def busy(self, start, end):
+        return max(0.0, self._at(end) - self._at(start))
+
+    def share(self, intervals, cpus=None):
+        """The busy share of the machine's CPUs over the intervals [(start, end)], or None when
+        they last no time."""
+        seconds = sum(end - start for start, end in intervals)
+        if seconds <= 0:
+            return None
+        return sum(self.busy(start, end) for start, end in intervals) / ((cpus or os.cpu_count()) * seconds)
 
 
 class MemorySampler:

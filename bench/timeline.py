@@ -124,6 +124,48 @@ def summary(records):
     }
 
 
+def play_runs(records):
+    """The plays of a run as they ran, in order: a serial play once per batch. Each is {run, play,
+    start, end, seconds, hosts, rounds}; a round is one task on the hosts of that batch (the lines
+    with the same `run` and `task_id`), the unit the linear strategy waits on. ValueError for
+    lines without `run` or `task_id` (written before the callback had them)."""
+    runs = {}
+    for record in records:
+        if record.get("run") is None or record.get("task_id") is None:
+            raise ValueError(f"a timeline line without run and task_id ({record.get('task')!r} on "
+                             f"{record.get('host')!r}): record the run again with this callback")
+        entry = runs.setdefault(record["run"], {"run": record["run"], "play": record.get("play"),
+                                                "start": record["start"], "end": record["end"],
+                                                "hosts": set(), "tasks": set()})
+        entry["start"] = min(entry["start"], record["start"])
+        entry["end"] = max(entry["end"], record["end"])
+        entry["hosts"].add(record["host"])
+        entry["tasks"].add(record["task_id"])
+    return [{"run": entry["run"], "play": entry["play"], "start": entry["start"], "end": entry["end"],
+             "seconds": entry["end"] - entry["start"], "hosts": len(entry["hosts"]),
+             "rounds": len(entry["tasks"])}
+            for entry in sorted(runs.values(), key=lambda entry: entry["run"])]
+
+
+def batch_split(records):
+    """The run's plays in two: `once`, the plays that ran once (every host at the same time), and
+    `per_batch`, the plays that ran once per serial batch (a play name seen in several runs).
+    Each: {plays, rounds, seconds, intervals}; per_batch also `batches` (its most runs of one play)."""
+    runs = play_runs(records)
+    counts = {}
+    for entry in runs:
+        counts[entry["play"]] = counts.get(entry["play"], 0) + 1
+    split = {kind: {"plays": 0, "rounds": 0, "seconds": 0.0, "intervals": []} for kind in ("once", "per_batch")}
+    for entry in runs:
+        part = split["per_batch" if counts[entry["play"]] > 1 else "once"]
+        part["plays"] += 1
+        part["rounds"] += entry["rounds"]
+        part["seconds"] += entry["seconds"]
+        part["intervals"].append((entry["start"], entry["end"]))
+    split["per_batch"]["batches"] = max((n for n in counts.values() if n > 1), default=0)
+    return split
+
+
 def _ordered(mapping):
     order = list(COLOURS)
     return sorted(mapping.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))

@@ -6,8 +6,12 @@ description:
   - Writes one JSON line per task and host, when the task ends on that host, to O(log_path), with
     C(host), C(play), C(role) (null outside a role), C(task) (the task's name as it ran, without
     the role prefix; its action when it has none), C(action), C(start) and C(end) (seconds since
-    the epoch, as floats), and C(status) (C(ok), C(changed), C(failed), C(ignored) for a failure
-    under C(ignore_errors), C(skipped) or C(unreachable)).
+    the epoch, as floats), C(status) (C(ok), C(changed), C(failed), C(ignored) for a failure
+    under C(ignore_errors), C(skipped) or C(unreachable)), C(run) and C(task_id).
+  - C(run) counts the plays as they run, from 1; a play with C(serial) runs once per batch, so
+    each batch has its own number. C(task_id) is the task's id in the run. The lines with the
+    same C(run) and C(task_id) are one round of the linear strategy (a task on the hosts of one
+    batch), which is how C(bench/fleet.py) counts the rounds of a deploy.
   - C(start) is when the task was handed to a worker for that host, C(end) when its result reached
     the controller, so C(end - start) includes the connection's round trip. A task run once
     (C(run_once)) has one line, for the host it ran on; a task with a loop has one line for the
@@ -68,15 +72,17 @@ class CallbackModule(CallbackBase):
     def __init__(self, display=None, options=None):
         super().__init__(display=display, options=options)
         self._play = None
-        self._started = {}  # (host, task uuid) -> (start, play, role, task name, action)
+        self._run = 0  # play runs so far: a serial play runs once per batch
+        self._started = {}  # (host, task uuid) -> (start, play, run, role, task name, action)
         self._warned = False
 
     def v2_playbook_on_play_start(self, play):
         self._play = play.get_name()
+        self._run += 1
 
     def v2_runner_on_start(self, host, task):
-        self._started[(host.get_name(), task._uuid)] = (time.time(), self._play, _role_name(task),
-                                                        task.name or "", task.action)
+        self._started[(host.get_name(), task._uuid)] = (time.time(), self._play, self._run,
+                                                        _role_name(task), task.name or "", task.action)
 
     def v2_runner_on_ok(self, result):
         self._end(result, "changed" if result.is_changed() else "ok")
@@ -95,12 +101,12 @@ class CallbackModule(CallbackBase):
         host, task = result.host.get_name(), result.task
         started = self._started.pop((host, task._uuid), None)
         if started is None:  # decided by the strategy, never sent to a worker (e.g. a skipped meta)
-            started = (ended, self._play, _role_name(task), task.name or "", task.action)
-        start, play, role, name, action = started
+            started = (ended, self._play, self._run, _role_name(task), task.name or "", task.action)
+        start, play, run, role, name, action = started
         # The name as it ran (templated) when the result carries it; a nameless task by its action.
         name = str(result.task_fields.get("name") or name or action)
         self._write({"host": host, "play": play, "role": role, "task": name, "action": action,
-                     "start": start, "end": ended, "status": status})
+                     "start": start, "end": ended, "status": status, "run": run, "task_id": task._uuid})
 
     def _write(self, record):
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import subprocess
 from pathlib import Path
 
@@ -89,3 +90,41 @@ def test_deploy_cpu_is_the_median_by_part_and_per_task_run():
 def test_deploy_cpu_leaves_out_what_the_machine_cannot_tell():
     found = fleet.deploy_cpu([{"controller": 1.0, "containers": None, "rest": 0.2}], [40])
     assert set(found) == {"controller", "rest"} and found["controller"]["ms_per_task_run"] == 25.0
+
+
+def deploy_line(host, play, run, task_id, start, end):
+    return {"host": host, "play": play, "role": None, "task": task_id, "action": "x", "start": start, "end": end,
+            "status": "ok", "run": run, "task_id": task_id}
+
+
+def test_deploy_split_gives_each_part_its_rounds_seconds_and_busy_cpus():
+    records = [deploy_line("web1", "Stage", 1, "a", 0.0, 2.0), deploy_line("web2", "Stage", 1, "a", 0.0, 2.0),
+               deploy_line("web1", "Switch", 2, "s", 2.0, 3.0), deploy_line("web2", "Switch", 3, "s", 3.0, 4.0)]
+    sampler = runner.CpuSampler()
+    # Both of 2 CPUs busy while staging (4 CPU seconds in 2 s), one of them while switching.
+    sampler.samples = [(0.0, 0.0), (2.0, 4.0), (4.0, 6.0)]
+    found = fleet.deploy_split(records, sampler)
+    assert found["batches"] == 2
+    assert found["once"] == {"rounds": 1, "seconds": 2.0, "cpu_busy": pytest.approx(4.0 / (2.0 * os.cpu_count()))}
+    assert found["per_batch"] == {"rounds": 2, "seconds": 2.0,
+                                  "cpu_busy": pytest.approx(2.0 / (2.0 * os.cpu_count()))}
+
+
+def test_median_split_over_rounds():
+    one = {"batches": 4, "once": {"rounds": 20, "seconds": 3.0, "cpu_busy": 0.9},
+           "per_batch": {"rounds": 4, "seconds": 2.0, "cpu_busy": None}}
+    two = {"batches": 4, "once": {"rounds": 20, "seconds": 5.0, "cpu_busy": 0.7},
+           "per_batch": {"rounds": 4, "seconds": 1.0, "cpu_busy": None}}
+    assert fleet.median_split([one, two]) == {
+        "batches": 4, "once": {"rounds": 20, "seconds": 4.0, "cpu_busy": 0.8},
+        "per_batch": {"rounds": 4, "seconds": 1.5, "cpu_busy": None}}
+
+
+def test_the_split_table_shows_the_start_and_each_part(capsys):
+    split = {"batches": 4, "once": {"rounds": 20, "seconds": 10.0, "cpu_busy": 0.97},
+             "per_batch": {"rounds": 4, "seconds": 3.0, "cpu_busy": None}}
+    fleet.print_split([{"web": 16, "runs": [{"serial": "25%", "deploy": {"median": 14.0}, "split": split}]}], 2)
+    out = capsys.readouterr().out
+    assert "this machine's 2 CPUs" in out
+    row = out.splitlines()[-1].split()
+    assert row == ["16", "25%", "4", "14.0", "1.0", "20", "10.0", "97%", "4", "3.0", "0.75", "-"]

@@ -162,3 +162,45 @@ def test_svg_of_an_empty_timeline_is_still_well_formed():
 @pytest.mark.parametrize(("seconds", "step"), [(3, 0.5), (9, 1), (40, 5), (95, 10), (400, 60), (20000, 2400)])
 def test_tick_step_keeps_about_ten_ticks(seconds, step):
     assert timeline._tick_step(seconds) == step
+
+
+def run_line(host, play, run, task_id, start, end, status="ok"):
+    return {"host": host, "play": play, "role": None, "task": task_id, "action": "x", "start": start,
+            "end": end, "status": status, "run": run, "task_id": task_id}
+
+
+# A deploy of two web hosts with serial 1: a play on both at once (two tasks), the switch play once
+# per host (the same task in both batches), then a last play on both.
+SERIAL_RUN = [
+    run_line("web1", "Stage", 1, "t-stage", 10.0, 12.0),
+    run_line("web2", "Stage", 1, "t-stage", 10.1, 12.5),
+    run_line("web1", "Stage", 1, "t-skip", 12.6, 12.6, status="skipped"),
+    run_line("web2", "Stage", 1, "t-skip", 12.7, 12.7, status="skipped"),
+    run_line("web1", "Switch", 2, "t-switch", 13.0, 13.5),
+    run_line("web2", "Switch", 3, "t-switch", 14.0, 14.6),
+    run_line("web1", "Finish", 4, "t-finish", 15.0, 15.4),
+    run_line("web2", "Finish", 4, "t-finish", 15.0, 15.3),
+]
+
+
+def test_play_runs_count_a_round_per_task_and_batch():
+    runs = timeline.play_runs(list(reversed(SERIAL_RUN)))  # in run order, whatever the lines' order
+    assert [(r["run"], r["play"], r["hosts"], r["rounds"]) for r in runs] == [
+        (1, "Stage", 2, 2), (2, "Switch", 1, 1), (3, "Switch", 1, 1), (4, "Finish", 2, 1)]
+    assert runs[0]["start"] == 10.0 and runs[0]["end"] == 12.7
+    assert runs[2]["seconds"] == pytest.approx(0.6)
+
+
+def test_batch_split_tells_the_plays_at_once_from_the_play_per_batch():
+    split = timeline.batch_split(SERIAL_RUN)
+    assert split["per_batch"] == {"plays": 2, "rounds": 2, "seconds": pytest.approx(1.1), "batches": 2,
+                                  "intervals": [(13.0, 13.5), (14.0, 14.6)]}
+    assert split["once"]["plays"] == 2 and split["once"]["rounds"] == 3
+    assert split["once"]["seconds"] == pytest.approx(2.7 + 0.4)
+    one_batch = timeline.batch_split([line for line in SERIAL_RUN if line["run"] != 3])
+    assert one_batch["per_batch"]["batches"] == 0 and one_batch["once"]["rounds"] == 4
+
+
+def test_rounds_need_lines_with_run_and_task_id():
+    with pytest.raises(ValueError, match=r"without run and task_id \(.Lint every PHP file.*record the run again"):
+        timeline.play_runs(RECORDS[2:])

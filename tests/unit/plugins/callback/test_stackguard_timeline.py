@@ -22,7 +22,7 @@ BIN = REPO / ".venv" / "bin"
 pytestmark = pytest.mark.skipif(not (BIN / "ansible-playbook").exists(),
                                 reason=f"{BIN / 'ansible-playbook'} is not installed (make toolchain)")
 
-KEYS = {"host", "play", "role", "task", "action", "start", "end", "status"}
+KEYS = {"host", "play", "role", "task", "action", "start", "end", "status", "run", "task_id"}
 LOCAL = {"ansible_connection": "local", "ansible_python_interpreter": str(BIN / "python")}
 INVENTORY = {"all": {"hosts": {
     "h1": LOCAL, "h2": LOCAL,
@@ -130,6 +130,31 @@ def test_start_and_end_follow_the_run(timed_run):
         assert order.index("Sleep templated") < order.index("Loop") < order.index("In role templated")
         for before, after in zip(mine, mine[1:]):  # one task at a time on a host (linear strategy)
             assert before["end"] <= after["start"] + 0.001, (before, after)
+
+
+def test_a_serial_play_runs_once_per_batch_and_a_task_keeps_its_id(tmp_path):
+    """`run` tells the batches of a serial play apart; (run, task_id) is one round of the strategy."""
+    log = tmp_path / "timeline.jsonl"
+    playbook = [
+        {"name": "All at once", "hosts": "h1,h2", "gather_facts": False,
+         "tasks": [{"name": "First", "ansible.builtin.ping": {}}]},
+        {"name": "One at a time", "hosts": "h1,h2", "gather_facts": False, "serial": 1,
+         "tasks": [{"name": "Per batch", "ansible.builtin.ping": {}},
+                   {"name": "Then", "ansible.builtin.debug": {"msg": "x"}}]},
+    ]
+    proc = run_playbook(tmp_path, playbook, {"ANSIBLE_CALLBACKS_ENABLED": "stackguard_timeline",
+                                             "STACKGUARD_TIMELINE_LOG": str(log)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    runs = {(line["task"], line["host"]): line["run"] for line in lines}
+    assert runs[("First", "h1")] == runs[("First", "h2")] == 1
+    assert runs[("Per batch", "h1")] == runs[("Then", "h1")] == 2
+    assert runs[("Per batch", "h2")] == runs[("Then", "h2")] == 3
+    ids = {line["task"]: set() for line in lines}
+    for line in lines:
+        ids[line["task"]].add(line["task_id"])
+    assert all(len(found) == 1 for found in ids.values()), ids  # the same task in every batch
+    assert len({found.pop() for found in ids.values()}) == 3
 
 
 def test_nothing_from_arguments_or_results_is_written(timed_run):
